@@ -1,0 +1,57 @@
+"""One middleware turns every failure into DT's error body: {"error", "code", "help"}."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import orjson
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway.errors import GatewayError, Unavailable
+
+HELP_URL = "https://developer.d21s.com/docs/error-codes"
+
+log = structlog.get_logger(__name__)
+
+# Errors that mean "the database is away", not "the request is wrong".
+_DATABASE_DOWN = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    body = {"error": message, "code": status, "help": f"{HELP_URL}#{status}"}
+    return web.Response(
+        body=orjson.dumps(body), status=status, content_type="application/json", headers=headers
+    )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except GatewayError as error:
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Unavailable) else None
+        return error_response(error.status, error.message, headers)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        message = error.reason if error.status != 413 else "request body too large"
+        status = 400 if error.status == 413 else error.status
+        return error_response(status, message, dict(error.headers) if status == 405 else None)
+    except _DATABASE_DOWN as error:
+        log.warning("database_unavailable", error=type(error).__name__, path=request.path)
+        return error_response(503, "service unavailable, retry shortly", {"Retry-After": "2"})
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("request_failed", method=request.method, path=request.path)
+        return error_response(500, "internal error")

@@ -1,0 +1,142 @@
+"""Publishing events (the emulator's call and a batch call of ours) and a device's history.
+
+The answer to a publish is sent only once the events, the devices' latest events and one
+delivery per matching connector are committed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from gateway import auth, ingest
+from gateway.api.common import (
+    authorize,
+    decode_page_token,
+    encode_page_token,
+    json_object,
+    json_response,
+    query_value,
+    read_json,
+    services,
+)
+from gateway.errors import BadRequest, NotFound
+from gateway.eventdata import EVENT_TYPES, InvalidEventData, parse_publish, parse_timestamp
+from gateway.store import devices
+
+routes = web.RouteTableDef()
+MAX_BATCH = 1000
+HISTORY_PAGE = 1000
+HISTORY_DEFAULT_SPAN = timedelta(hours=24)
+
+
+def _parse(body: Any, now: datetime) -> tuple[str, dict[str, Any]]:
+    try:
+        return parse_publish(body, now)
+    except InvalidEventData as error:
+        raise BadRequest(str(error)) from None
+
+
+async def _store(request: web.Request, project_id: str, events: list[ingest.NewEvent]) -> None:
+    svc = services(request)
+    max_age = timedelta(seconds=svc.settings.delivery_max_age)
+    await ingest.store(svc.db, project_id, events, svc.now(), max_age, svc.metrics)
+
+
+@routes.post("/v2/projects/{project}/devices/{device:[^/:]+}:publish")
+async def publish(request: web.Request) -> web.Response:
+    """DT emulator's call: body {"<eventType>": {...}}; `?eventId=` makes it idempotent."""
+    _, project_id = await authorize(request, auth.DEVELOPER)
+    body = await read_json(request)
+    now = services(request).now()
+    event_type, data = _parse(body, now)
+    event = ingest.new_event(
+        request.match_info["device"], event_type, data, now, query_value(request, "eventId")
+    )
+    await _store(request, project_id, [event])
+    return json_response(event.to_json(project_id))
+
+
+@routes.post("/v2/projects/{project}/devices:publishBatch")
+async def publish_batch(request: web.Request) -> web.Response:
+    """Body {"events": [{"device": "<id>", "eventId"?: "...", "data": {"<type>": {...}}}]}."""
+    _, project_id = await authorize(request, auth.DEVELOPER)
+    body = json_object(await read_json(request))
+    items = body.get("events")
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
+        raise BadRequest(f"events must be a list of 1 to {MAX_BATCH} events")
+    now = services(request).now()
+    events = [_batch_event(item, index, now) for index, item in enumerate(items)]
+    await _store(request, project_id, events)
+    return json_response({"events": [event.to_json(project_id) for event in events]})
+
+
+def _batch_event(item: Any, index: int, now: datetime) -> ingest.NewEvent:
+    if not isinstance(item, dict) or set(item) - {"device", "eventId", "data"}:
+        raise BadRequest(f"events[{index}] must be an object with device, data and eventId")
+    device = item.get("device")
+    if not isinstance(device, str) or not device or "/" in device:
+        raise BadRequest(f"events[{index}].device must be a device id")
+    try:
+        event_type, data = parse_publish(item.get("data"), now)
+    except InvalidEventData as error:
+        raise BadRequest(f"events[{index}].data: {error}") from None
+    return ingest.new_event(device, event_type, data, now, item.get("eventId"))
+
+
+def _time_range(request: web.Request, now: datetime) -> tuple[datetime, datetime]:
+    try:
+        end_text = query_value(request, "endTime", "end_time")
+        start_text = query_value(request, "startTime", "start_time")
+        end = parse_timestamp(end_text) if end_text else now
+        start = parse_timestamp(start_text) if start_text else end - HISTORY_DEFAULT_SPAN
+    except InvalidEventData as error:
+        raise BadRequest(f"startTime/endTime: {error}") from None
+    if start > end:
+        raise BadRequest("startTime must not be after endTime")
+    return start, end
+
+
+def _event_types(request: web.Request) -> list[str]:
+    types = request.query.getall("eventTypes", []) + request.query.getall("event_types", [])
+    types = [t for text in types for t in text.split(",") if t]
+    unknown = sorted(set(types) - EVENT_TYPES)
+    if unknown:
+        raise BadRequest(f"unknown event types: {', '.join(unknown)}")
+    return types
+
+
+def _history_cursor(request: web.Request, start: datetime) -> tuple[datetime, str]:
+    token = decode_page_token(query_value(request, "pageToken", "page_token") or "")
+    if not token:
+        return start, ""
+    moment, _, event_id = token.partition("|")
+    try:
+        return datetime.fromisoformat(moment), event_id
+    except ValueError:
+        raise BadRequest("invalid pageToken") from None
+
+
+@routes.get("/v2/projects/{project}/devices/{device:[^/:]+}/events")
+async def event_history(request: web.Request) -> web.Response:
+    _, project_id = await authorize(request, auth.USER)
+    device_id = request.match_info["device"]
+    svc = services(request)
+    start, end = _time_range(request, svc.now())
+    types = _event_types(request)
+    if await devices.get(svc.db, project_id, device_id) is None:
+        raise NotFound(f"device {device_id} not found")
+    after = _history_cursor(request, start)
+    rows = await devices.history(
+        svc.db, project_id, device_id, start, end, types, after, HISTORY_PAGE + 1
+    )
+    token = ""
+    if len(rows) > HISTORY_PAGE:
+        rows = rows[:HISTORY_PAGE]
+        last = rows[-1]
+        token = encode_page_token(f"{last['timestamp'].isoformat()}|{last['id']}")
+    events = [orjson.Fragment(row["body"]) for row in rows]
+    return json_response({"events": events, "nextPageToken": token})

@@ -1,0 +1,41 @@
+"""Liveness, readiness and Prometheus metrics: no authentication, cheap enough to poll often."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway import migrate
+from gateway.api.common import json_response, services
+
+routes = web.RouteTableDef()
+READINESS = web.AppKey("readiness", Callable[[], dict[str, bool]])
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    registry = services(request).metrics.registry
+    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@routes.get("/healthz")
+async def healthz(_request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    checks = dict(request.app[READINESS]())
+    try:
+        async with services(request).db.acquire(timeout=2) as connection:
+            version = await migrate.applied_version(connection)
+        checks["database"] = True
+        checks["migrations"] = version == migrate.latest_version()
+    except Exception:  # any failure at all means "not ready"
+        checks["database"] = checks["migrations"] = False
+    ready = all(checks.values())
+    response = json_response({"status": "ready" if ready else "not ready", "checks": checks})
+    response.set_status(200 if ready else 503)
+    return response

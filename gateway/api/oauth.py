@@ -1,0 +1,42 @@
+"""The OAuth2 JWT-bearer token endpoint the `disruptive` SDK signs in with."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway import auth
+from gateway.api.common import json_response, services
+from gateway.errors import BadRequest
+
+routes = web.RouteTableDef()
+TOKEN_PATH = "/oauth2/token"
+
+
+def audiences(request: web.Request) -> list[str]:
+    """The token URLs an assertion may name: this request's URL and the public one."""
+    found = [str(request.url.with_query(None))]
+    public_url = services(request).settings.public_url
+    if public_url:
+        found.append(public_url.rstrip("/") + TOKEN_PATH)
+    return found
+
+
+@routes.post(TOKEN_PATH)
+async def token(request: web.Request) -> web.Response:
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise BadRequest("send a form: grant_type and assertion")
+    if request.content_length is None or request.content_length > 16384:
+        raise BadRequest("the form must be at most 16 KiB, with a Content-Length")
+    form = await request.post()
+    if form.get("grant_type") != auth.JWT_BEARER_GRANT:
+        raise BadRequest(f"grant_type must be {auth.JWT_BEARER_GRANT}")
+    assertion = form.get("assertion")
+    if not isinstance(assertion, str) or not assertion:
+        raise BadRequest("assertion is required")
+    svc = services(request)
+    access_token = await auth.grant_access_token(svc.db, assertion, audiences(request), svc.now())
+    return json_response({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": int(auth.TOKEN_LIFETIME.total_seconds()),
+    })

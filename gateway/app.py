@@ -1,0 +1,164 @@
+"""The aiohttp application: routes, middlewares, and one cleanup context per resource.
+
+Start-up order: database pool (migrated) → HTTP client → connector registry, listener,
+dispatcher and maintenance. Shutdown runs the other way: the dispatcher hands back what it
+holds before the pool closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway import maintenance, migrate, push
+from gateway.api import dataconnectors, devices, events, health, oauth
+from gateway.api.common import SERVICES, Services
+from gateway.api.errors import error_middleware
+from gateway.bus import ConnectorRegistry, Listener
+from gateway.clock import Clock, system_clock
+from gateway.config import Settings
+from gateway.dispatch import Dispatcher
+from gateway.metrics import Metrics
+from gateway.store import create_pool
+
+log = structlog.get_logger(__name__)
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)  # type: ignore[arg-type]
+METRICS = web.AppKey("metrics", Metrics)
+HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+REGISTRY = web.AppKey("registry", ConnectorRegistry)
+TASKS = web.AppKey("tasks", dict[str, asyncio.Task[None]])
+
+
+def create_app(
+    settings: Settings, *, clock: Clock = system_clock, metrics: Metrics | None = None
+) -> web.Application:
+    """The gateway as an aiohttp application; `settings.database_url` must be set."""
+    if not settings.database_url:
+        raise ValueError("create_app needs settings.database_url")
+    app = web.Application(
+        middlewares=[_metrics_middleware, error_middleware],
+        client_max_size=settings.max_body,
+    )
+    app[TASKS] = {}
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[METRICS] = metrics or Metrics()
+    for module in (dataconnectors, devices, events, oauth, health):
+        app.add_routes(module.routes)
+    app[health.READINESS] = lambda: _readiness(app)
+    app.cleanup_ctx.extend([_database, _http_client, _delivery])
+    return app
+
+
+def _readiness(app: web.Application) -> dict[str, bool]:
+    settings = app[SETTINGS]
+    if not settings.dispatcher:
+        return {}
+    dispatcher = app.get(DISPATCHER)
+    return {"dispatcher": dispatcher is not None and dispatcher.running}
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    assert settings.database_url is not None
+    db = await create_pool(settings.database_url, settings.pool_size)
+    async with db.acquire() as connection:
+        await migrate.migrate(connection)
+    metrics = app[METRICS]
+    metrics.pool = db
+    app[SERVICES] = Services(settings=settings, db=db, clock=app[CLOCK], metrics=metrics)
+    try:
+        yield
+    finally:
+        await db.close()
+
+
+async def _http_client(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    session = push.client_session(
+        timeout=settings.push_timeout,
+        concurrency=settings.push_concurrency,
+        ca_bundle=settings.ca_bundle,
+        public_only=not settings.allow_insecure_targets,
+    )
+    app[HTTP_CLIENT] = session
+    try:
+        yield
+    finally:
+        await session.close()
+
+
+async def _delivery(app: web.Application) -> AsyncIterator[None]:
+    services = app[SERVICES]
+    settings = services.settings
+    registry = ConnectorRegistry(services.db)
+    dispatcher = Dispatcher(
+        settings, services.db, app[HTTP_CLIENT], registry, services.metrics, services.clock
+    )
+    app[REGISTRY] = registry
+    app[DISPATCHER] = dispatcher
+    assert settings.database_url is not None
+    listener = Listener(settings.database_url, registry, dispatcher.wake)
+    tasks = app[TASKS]
+    _start(tasks, "listener", listener.run)
+    if settings.dispatcher:
+        _start(tasks, "dispatcher", dispatcher.run)
+        _start(tasks, "maintenance", lambda: maintenance.run(
+            services.db, settings, services.metrics, services.clock
+        ))
+    try:
+        yield
+    finally:
+        await dispatcher.stop(settings.shutdown_timeout)
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+
+
+def _start(
+    tasks: dict[str, asyncio.Task[None]],
+    name: str,
+    run: Callable[[], Coroutine[Any, Any, None]],
+) -> None:
+    tasks[name] = asyncio.create_task(_supervise(name, run), name=name)
+
+
+async def _supervise(name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Keep a background task alive: log its failure and start it again after a pause."""
+    while True:
+        try:
+            await run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("task_failed", task=name)
+            await asyncio.sleep(1.0)
+
+
+@web.middleware
+async def _metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    response: web.StreamResponse | None = None
+    try:
+        response = await handler(request)
+        return response
+    finally:
+        with contextlib.suppress(Exception):
+            route = request.match_info.route.resource
+            template = route.canonical if route is not None else "unmatched"
+            status = response.status if response is not None else 500
+            metrics = request.app[METRICS]
+            metrics.http_requests.labels(request.method, template, f"{status // 100}xx").inc()
+            metrics.http_duration.labels(template).observe(time.perf_counter() - started)

@@ -1,0 +1,142 @@
+"""The command line: `python -m gateway serve | migrate | demo | admin ...`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from gateway import auth, logs, migrate
+from gateway.clock import system_clock
+from gateway.config import ConfigError, Settings
+from gateway.embedded import EmbeddedPostgres
+from gateway.ids import new_id
+from gateway.store import accounts, create_pool
+
+
+@contextlib.contextmanager
+def database(settings: Settings) -> Iterator[Settings]:
+    """Settings with a database URL: the configured one, or the embedded server's."""
+    if settings.database_url:
+        yield settings
+        return
+    server = EmbeddedPostgres(settings.data_dir)
+    try:
+        yield _with_url(settings, server.url)
+    finally:
+        server.stop()
+
+
+def _with_url(settings: Settings, url: str) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, database_url=url)
+
+
+def use_uvloop() -> None:
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def serve(settings: Settings) -> None:
+    from aiohttp import web
+
+    from gateway.app import create_app
+
+    use_uvloop()
+    with database(settings) as ready:
+        web.run_app(
+            create_app(ready),
+            host=ready.host,
+            port=ready.port,
+            shutdown_timeout=ready.shutdown_timeout,
+            access_log=None,
+            print=lambda text: print(text, file=sys.stderr),
+        )
+
+
+async def _migrate(url: str) -> list[int]:
+    connection = await asyncpg.connect(url)
+    try:
+        return await migrate.migrate(connection)
+    finally:
+        await connection.close()
+
+
+async def _create_project(url: str, name: str) -> dict[str, Any]:
+    await _migrate(url)
+    db = await create_pool(url, 2)
+    try:
+        project_id = new_id()
+        await accounts.create_project(db, project_id, name, system_clock())
+        return {"projectId": project_id, "displayName": name}
+    finally:
+        await db.close()
+
+
+async def _create_service_account(url: str, project: str, role: str) -> dict[str, Any]:
+    await _migrate(url)
+    db = await create_pool(url, 2)
+    try:
+        credentials = await auth.create_service_account(db, project, role, system_clock())
+        return {"keyId": credentials.key_id, "secret": credentials.secret,
+                "email": credentials.email, "project": project, "role": role}
+    finally:
+        await db.close()
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
+    commands = top.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the gateway (embedded PostgreSQL if no URL is set)")
+    commands.add_parser("migrate", help="apply pending database migrations")
+    demo = commands.add_parser("demo", help="run the gateway with a live demo")
+    demo.add_argument("--rate", type=float, default=20.0, help="events per second")
+    demo.add_argument("--duration", type=float, default=0.0, help="seconds; 0 = until Ctrl-C")
+    admin = commands.add_parser("admin", help="projects and service accounts")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True)
+    project = admin_commands.add_parser("create-project", help="create a project")
+    project.add_argument("--name", required=True)
+    account = admin_commands.add_parser("create-service-account", help="create a service account")
+    account.add_argument("--project", required=True)
+    account.add_argument("--role", default=auth.DEVELOPER, choices=auth.ROLES)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level, settings.log_format)
+    if arguments.command == "serve":
+        serve(settings)
+        return 0
+    if arguments.command == "demo":
+        from gateway.demo import run_demo
+
+        return run_demo(settings, rate=arguments.rate, duration=arguments.duration)
+    with database(settings) as ready:
+        assert ready.database_url is not None
+        result = asyncio.run(_run(arguments, ready.database_url))
+    print(orjson.dumps(result).decode())
+    return 0
+
+
+async def _run(arguments: argparse.Namespace, url: str) -> Any:
+    if arguments.command == "migrate":
+        return {"applied": await _migrate(url), "at": datetime.now(UTC).isoformat()}
+    if arguments.admin_command == "create-project":
+        return await _create_project(url, arguments.name)
+    return await _create_service_account(url, arguments.project, arguments.role)

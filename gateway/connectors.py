@@ -1,0 +1,238 @@
+"""The data connector resource: validation of client input and its JSON form (SPEC §1)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from gateway.errors import BadRequest
+from gateway.eventdata import EVENT_TYPES
+
+ACTIVE, USER_DISABLED, SYSTEM_DISABLED = "ACTIVE", "USER_DISABLED", "SYSTEM_DISABLED"
+CLIENT_STATUSES = (ACTIVE, USER_DISABLED)
+MASKED_SECRET = "********"
+FIELDS = ("displayName", "status", "events", "labels", "httpConfig", "type")
+HTTP_FIELDS = ("url", "signatureSecret", "headers")
+# Headers the gateway owns on every push; a connector may not override them.
+RESERVED_HEADERS = frozenset(
+    {"content-type", "content-length", "host", "transfer-encoding", "connection",
+     "x-dt-signature", "te", "upgrade", "keep-alive", "proxy-connection", "expect"}
+)
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+MAX_NAME, MAX_URL, MAX_SECRET = 256, 2048, 1024
+MAX_LABELS, MAX_LABEL_KEY = 100, 256
+MAX_HEADERS, MAX_HEADER_VALUE = 50, 4096
+
+
+@dataclass(frozen=True)
+class Connector:
+    project_id: str
+    id: str
+    display_name: str = ""
+    status: str = ACTIVE
+    events: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    url: str = ""
+    signature_secret: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Connector:
+        return cls(
+            project_id=row["project_id"],
+            id=row["id"],
+            display_name=row["display_name"],
+            status=row["status"],
+            events=tuple(row["events"]),
+            labels=tuple(row["labels"]),
+            url=row["url"],
+            signature_secret=row["signature_secret"],
+            headers=row["headers"],
+        )
+
+    def to_json(self, *, show_secret: bool) -> dict[str, Any]:
+        secret = self.signature_secret
+        if secret and not show_secret:
+            secret = MASKED_SECRET
+        return {
+            "name": f"projects/{self.project_id}/dataconnectors/{self.id}",
+            "displayName": self.display_name,
+            "type": "HTTP_PUSH",
+            "status": self.status,
+            "events": list(self.events),
+            "labels": list(self.labels),
+            "httpConfig": {"url": self.url, "signatureSecret": secret, "headers": dict(self.headers)},
+        }
+
+    def __repr__(self) -> str:
+        return f"Connector(project_id={self.project_id!r}, id={self.id!r}, status={self.status!r})"
+
+
+def _string(value: Any, name: str, limit: int) -> str:
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be a string")
+    if len(value) > limit:
+        raise BadRequest(f"{name} must be at most {limit} characters")
+    return value
+
+
+def _string_list(value: Any, name: str, limit: int, item_limit: int) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise BadRequest(f"{name} must be a list of strings")
+    if len(value) > limit:
+        raise BadRequest(f"{name} may hold at most {limit} entries")
+    items = tuple(_string(item, f"{name}[]", item_limit) for item in value)
+    return tuple(dict.fromkeys(items))
+
+
+def parse_events(value: Any) -> tuple[str, ...]:
+    events = _string_list(value, "events", len(EVENT_TYPES), 64)
+    unknown = sorted(set(events) - EVENT_TYPES)
+    if unknown:
+        raise BadRequest(f"unknown event types: {', '.join(unknown)}")
+    return events
+
+
+def parse_labels(value: Any) -> tuple[str, ...]:
+    labels = _string_list(value, "labels", MAX_LABELS, MAX_LABEL_KEY)
+    if any(not label for label in labels):
+        raise BadRequest("labels must not be empty strings")
+    return labels
+
+
+def parse_status(value: Any) -> str:
+    if value not in CLIENT_STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(CLIENT_STATUSES)}")
+    return str(value)
+
+
+def _is_private_host(host: str) -> bool:
+    lowered = host.lower().rstrip(".")
+    if lowered == "localhost" or lowered.endswith((".localhost", ".local", ".internal")):
+        return True
+    try:
+        address = ipaddress.ip_address(lowered)
+    except ValueError:
+        return False
+    return not address.is_global
+
+
+def parse_url(value: Any, *, allow_insecure: bool) -> str:
+    url = _string(value, "httpConfig.url", MAX_URL)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 -- raises on a malformed port
+    except ValueError:
+        raise BadRequest("httpConfig.url is not a valid URL") from None
+    allowed = ("https", "http") if allow_insecure else ("https",)
+    if parts.scheme not in allowed or not host:
+        raise BadRequest("httpConfig.url must be an https:// URL")
+    if parts.username or parts.password:
+        raise BadRequest("httpConfig.url must not carry credentials; use headers")
+    if not allow_insecure and _is_private_host(host):
+        raise BadRequest("httpConfig.url must point to a public address")
+    return url
+
+
+def parse_headers(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise BadRequest("httpConfig.headers must be an object of strings")
+    if len(value) > MAX_HEADERS:
+        raise BadRequest(f"httpConfig.headers may hold at most {MAX_HEADERS} headers")
+    headers = {}
+    for name, text in value.items():
+        if not _TOKEN.match(name):
+            raise BadRequest(f"httpConfig.headers: {name!r} is not a valid header name")
+        if name.lower() in RESERVED_HEADERS:
+            raise BadRequest(f"httpConfig.headers: {name} is set by the gateway")
+        text = _string(text, f"httpConfig.headers.{name}", MAX_HEADER_VALUE)
+        if any(char in text for char in "\r\n\0"):
+            raise BadRequest(f"httpConfig.headers.{name} must not contain line breaks")
+        headers[name] = text
+    return headers
+
+
+def _apply_http_config(
+    connector: Connector, config: Any, keys: tuple[str, ...], *, allow_insecure: bool
+) -> Connector:
+    if not isinstance(config, dict):
+        raise BadRequest("httpConfig must be an object")
+    unknown = sorted(set(config) - set(HTTP_FIELDS))
+    if unknown:
+        raise BadRequest(f"unknown httpConfig fields: {', '.join(unknown)}")
+    changes: dict[str, Any] = {}
+    if "url" in keys:
+        changes["url"] = parse_url(config.get("url", ""), allow_insecure=allow_insecure)
+    if "signatureSecret" in keys:
+        changes["signature_secret"] = _string(
+            config.get("signatureSecret", ""), "httpConfig.signatureSecret", MAX_SECRET
+        )
+    if "headers" in keys:
+        changes["headers"] = parse_headers(config.get("headers", {}))
+    return replace(connector, **changes)
+
+
+def apply_changes(
+    connector: Connector, body: Mapping[str, Any], paths: list[str], *, allow_insecure: bool
+) -> Connector:
+    """The connector with the fields named by `paths` taken from `body` (absent ones cleared)."""
+    unknown = sorted(set(body) - set(FIELDS) - {"name"})
+    if unknown:
+        raise BadRequest(f"unknown fields: {', '.join(unknown)}")
+    if body.get("type", "HTTP_PUSH") != "HTTP_PUSH":
+        raise BadRequest("type must be HTTP_PUSH")
+    changes: dict[str, Any] = {}
+    if "displayName" in paths:
+        changes["display_name"] = _string(body.get("displayName", ""), "displayName", MAX_NAME)
+    if "status" in paths:
+        changes["status"] = parse_status(body.get("status", ACTIVE))
+    if "events" in paths:
+        changes["events"] = parse_events(body.get("events", []))
+    if "labels" in paths:
+        changes["labels"] = parse_labels(body.get("labels", []))
+    connector = replace(connector, **changes)
+    http_keys = _http_keys(paths, body.get("httpConfig", {}))
+    if http_keys:
+        connector = _apply_http_config(
+            connector, body.get("httpConfig", {}), http_keys, allow_insecure=allow_insecure
+        )
+    return connector
+
+
+def _http_keys(paths: list[str], config: Any) -> tuple[str, ...]:
+    keys = [path.partition(".")[2] for path in paths if path.startswith("httpConfig.")]
+    if "httpConfig" in paths:
+        # A whole httpConfig in the body merges key by key: absent keys keep their value.
+        keys += [key for key in HTTP_FIELDS if isinstance(config, dict) and key in config]
+        if not isinstance(config, dict):
+            keys.append("url")
+    return tuple(dict.fromkeys(keys))
+
+
+def patch_paths(body: Mapping[str, Any], update_mask: str | None) -> list[str]:
+    """The field paths a PATCH changes: the mask's, else every field present in the body."""
+    if update_mask is None:
+        return [name for name in FIELDS if name in body]
+    paths = [path.strip() for path in update_mask.split(",") if path.strip()]
+    allowed = set(FIELDS) | {f"httpConfig.{key}" for key in HTTP_FIELDS}
+    unknown = sorted(set(paths) - allowed)
+    if unknown:
+        raise BadRequest(f"update_mask names unknown fields: {', '.join(unknown)}")
+    return paths
+
+
+def new_connector(
+    project_id: str, connector_id: str, body: Mapping[str, Any], *, allow_insecure: bool
+) -> Connector:
+    """A connector from a create request; httpConfig.url is required."""
+    config = body.get("httpConfig")
+    if not isinstance(config, dict) or "url" not in config:
+        raise BadRequest("httpConfig.url is required")
+    paths = [*FIELDS, *(f"httpConfig.{key}" for key in HTTP_FIELDS)]
+    empty = Connector(project_id=project_id, id=connector_id)
+    return apply_changes(empty, body, paths, allow_insecure=allow_insecure)

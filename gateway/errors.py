@@ -1,0 +1,45 @@
+"""The gateway's errors. Each carries the HTTP status the API answers it with."""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway raises on purpose."""
+
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(GatewayError):
+    status = 400
+
+
+class Unauthorized(GatewayError):
+    status = 401
+
+
+class Forbidden(GatewayError):
+    status = 403
+
+
+class NotFound(GatewayError):
+    status = 404
+
+
+class Conflict(GatewayError):
+    status = 409
+
+
+class PayloadTooLarge(GatewayError):
+    # DT answers oversized input as bad input; the SDK knows no 413.
+    status = 400
+
+
+class Unavailable(GatewayError):
+    """The database cannot be reached; the client should retry shortly."""
+
+    status = 503
+    retry_after = 2

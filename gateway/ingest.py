@@ -1,0 +1,85 @@
+"""Turning published data into stored events and their deliveries, in one transaction.
+
+An event's serialised form is made once here and stored; every push embeds those same bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import orjson
+
+from gateway.errors import BadRequest, NotFound
+from gateway.eventdata import format_timestamp, parse_timestamp
+from gateway.ids import new_id
+from gateway.metrics import Metrics
+from gateway.store import deliveries
+from gateway.store.deliveries import StoredBatch
+
+EVENT_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event about to be stored."""
+
+    id: str
+    device_id: str
+    event_type: str
+    data: dict[str, Any]
+    timestamp: datetime
+
+    def to_json(self, project_id: str) -> dict[str, Any]:
+        return {
+            "eventId": self.id,
+            "targetName": f"projects/{project_id}/devices/{self.device_id}",
+            "eventType": self.event_type,
+            "data": self.data,
+            "timestamp": format_timestamp(self.timestamp),
+        }
+
+
+def new_event(
+    device_id: str, event_type: str, data: dict[str, Any], now: datetime, event_id: str | None
+) -> NewEvent:
+    """An event for validated `data`; its time is the data's updateTime, else `now`."""
+    if event_id is None:
+        event_id = new_id()
+    elif not isinstance(event_id, str) or not EVENT_ID.match(event_id):
+        raise BadRequest("eventId must be 1 to 64 letters, digits, '-' or '_'")
+    update_time = data.get(event_type, {}).get("updateTime")
+    timestamp = parse_timestamp(update_time) if isinstance(update_time, str) else now
+    return NewEvent(event_id, device_id, event_type, data, timestamp)
+
+
+async def store(
+    db: asyncpg.Pool | asyncpg.Connection,
+    project_id: str,
+    events: Sequence[NewEvent],
+    now: datetime,
+    max_age: timedelta,
+    metrics: Metrics,
+) -> StoredBatch:
+    """Store events whose devices exist, with one delivery per matching ACTIVE connector.
+
+    An event id already stored in the project is skipped, so publishing is idempotent.
+    """
+    columns = (
+        [event.id for event in events],
+        [event.device_id for event in events],
+        [event.event_type for event in events],
+        [event.timestamp for event in events],
+        [orjson.dumps(event.to_json(project_id)) for event in events],
+    )
+    batch = await deliveries.store_events(db, project_id, now, now + max_age, columns)
+    if batch.known < len({event.id for event in events}):
+        raise NotFound("device not found")
+    for event_type in batch.stored_types:
+        metrics.events_published.labels(event_type).inc()
+    metrics.deliveries_enqueued.labels("publish").inc(batch.queued)
+    return batch

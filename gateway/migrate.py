@@ -1,0 +1,63 @@
+"""Applies the numbered migrations in `sql/` in order, each once, under an advisory lock."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import asyncpg
+import structlog
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "sql"
+_LOCK_KEY = 0x6761746577617931  # any constant shared by every replica
+_FILE = re.compile(r"^(\d+)_[\w-]+\.sql$")
+
+log = structlog.get_logger(__name__)
+
+
+def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
+    """(version, path) of every migration, in order."""
+    found = []
+    for path in directory.iterdir():
+        match = _FILE.match(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def latest_version(directory: Path = MIGRATIONS_DIR) -> int:
+    files = migration_files(directory)
+    return files[-1][0] if files else 0
+
+
+async def applied_version(connection: asyncpg.Connection) -> int:
+    """The highest migration applied (0 on an empty database)."""
+    exists = await connection.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    if not exists:
+        return 0
+    return int(await connection.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations"))
+
+
+async def migrate(connection: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[int]:
+    """Apply pending migrations; return the versions applied. Safe to run from many replicas."""
+    await connection.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+    try:
+        await connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        current = await applied_version(connection)
+        applied = []
+        for version, path in migration_files(directory):
+            if version <= current:
+                continue
+            async with connection.transaction():
+                await connection.execute(path.read_text())
+                await connection.execute(
+                    "INSERT INTO schema_migrations (version) VALUES ($1)", version
+                )
+            log.info("migration_applied", version=version, file=path.name)
+            applied.append(version)
+        return applied
+    finally:
+        await connection.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)

@@ -1,0 +1,139 @@
+"""One push: the request body, its headers and signature, and the POST itself (SPEC §4)."""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import socket
+import ssl
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+
+from gateway.connectors import Connector
+from gateway.signing import SIGNATURE_HEADER, sign_body
+
+# Read this much of an answer at most; the status is all that counts.
+_ANSWER_LIMIT = 64 * 1024
+
+
+@dataclass(frozen=True)
+class PushResult:
+    status: int | None
+    elapsed: float
+    timed_out: bool = False
+    retry_after: float | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def render_body(
+    event_json: bytes,
+    device_labels: Mapping[str, str],
+    wanted_labels: Iterable[str],
+    metadata: Mapping[str, str],
+) -> bytes:
+    """The push body: the stored event bytes as they are, the labels the connector names."""
+    labels = {key: device_labels[key] for key in wanted_labels if key in device_labels}
+    return orjson.dumps(
+        {"event": orjson.Fragment(event_json), "labels": labels, "metadata": metadata}
+    )
+
+
+def request_headers(connector: Connector, body: bytes, now: float) -> dict[str, str]:
+    """Content type, the connector's own headers, and a fresh signature when it has a secret."""
+    headers = {"Content-Type": "application/json", **connector.headers}
+    if connector.signature_secret:
+        headers[SIGNATURE_HEADER] = sign_body(body, connector.signature_secret, now=now)
+    return headers
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """A Retry-After header in seconds (either form), or None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - now).total_seconds())
+
+
+async def post(
+    session: aiohttp.ClientSession, url: str, body: bytes, headers: Mapping[str, str]
+) -> PushResult:
+    """POST once. Redirects are not followed: a 3xx is a failure, as DT treats it."""
+    started = time.perf_counter()
+    try:
+        async with session.post(url, data=body, headers=headers, allow_redirects=False) as answer:
+            await _drain(answer)
+            retry_after = None
+            if answer.status in (429, 503):
+                retry_after = retry_after_seconds(
+                    answer.headers.get("Retry-After"), datetime.now(UTC)
+                )
+            return PushResult(answer.status, time.perf_counter() - started, retry_after=retry_after)
+    except TimeoutError:
+        return PushResult(None, time.perf_counter() - started, timed_out=True, error="timeout")
+    except (aiohttp.ClientError, OSError, ValueError) as error:
+        return PushResult(None, time.perf_counter() - started, error=type(error).__name__)
+
+
+async def _drain(answer: aiohttp.ClientResponse) -> None:
+    """Read a small answer so the connection is reused; drop the connection of a large one."""
+    await answer.content.read(_ANSWER_LIMIT)
+    if not answer.content.at_eof():
+        answer.close()
+
+
+class PublicOnlyResolver(AbstractResolver):
+    """Resolves names, refusing addresses that are not public (guards against SSRF)."""
+
+    def __init__(self) -> None:
+        self._inner = DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        public = [r for r in results if ipaddress.ip_address(r["host"]).is_global]
+        if not public:
+            raise OSError(f"{host} resolves to no public address")
+        return public
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def client_session(
+    timeout: float, concurrency: int, ca_bundle: str | None, public_only: bool
+) -> aiohttp.ClientSession:
+    """The one HTTP client of a process: verified TLS, bounded connections, a total timeout."""
+    context = ssl.create_default_context()
+    if ca_bundle:
+        context.load_verify_locations(cafile=ca_bundle)
+    options: dict[str, Any] = {"ssl": context, "limit": concurrency, "limit_per_host": 0}
+    if public_only:
+        options["resolver"] = PublicOnlyResolver()
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(**options),
+        timeout=aiohttp.ClientTimeout(total=timeout),
+        skip_auto_headers=("User-Agent",),
+        headers={"User-Agent": "data-connector-gateway"},
+    )
+

@@ -1,0 +1,54 @@
+"""All database access: named SQL blocks from `queries.sql`, and the connection pool.
+
+Nothing outside this package writes SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+
+QUERIES_FILE = Path(__file__).with_name("queries.sql")
+_NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+
+
+def parse_queries(text: str) -> dict[str, str]:
+    """Split a file of `-- name: x` blocks into {name: sql}."""
+    parts = _NAME.split(text)
+    return {name: sql.strip() for name, sql in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+@cache
+def queries() -> dict[str, str]:
+    """The runtime queries, read once."""
+    return parse_queries(QUERIES_FILE.read_text())
+
+
+def sql(name: str) -> str:
+    """One named query."""
+    return queries()[name]
+
+
+async def _init_connection(connection: asyncpg.Connection) -> None:
+    # jsonb's binary format is a version byte followed by the JSON text.
+    await connection.set_type_codec(
+        "jsonb",
+        schema="pg_catalog",
+        encoder=lambda value: b"\x01" + orjson.dumps(value),
+        decoder=lambda data: orjson.loads(data[1:]),
+        format="binary",
+    )
+
+
+async def create_pool(dsn: str, size: int, **options: Any) -> asyncpg.Pool:
+    """A pool whose connections speak jsonb as Python values."""
+    pool = await asyncpg.create_pool(
+        dsn, min_size=1, max_size=size, init=_init_connection, **options
+    )
+    assert pool is not None
+    return pool

@@ -1,0 +1,261 @@
+-- Every runtime query of the gateway, as named blocks ("-- name: <name>") loaded once.
+-- Times are parameters, never now(): they come from the application's clock.
+
+-- name: create_project
+INSERT INTO projects (id, display_name, created_at) VALUES ($1, $2, $3);
+
+-- name: create_service_account
+INSERT INTO service_accounts (key_id, email, secret_sha256, created_at) VALUES ($1, $2, $3, $4);
+
+-- name: add_member
+INSERT INTO members (project_id, key_id, role) VALUES ($1, $2, $3)
+ON CONFLICT (project_id, key_id) DO UPDATE SET role = excluded.role;
+
+-- name: service_account
+SELECT key_id, email, secret_sha256 FROM service_accounts WHERE key_id = $1;
+
+-- name: roles_by_key
+SELECT a.secret_sha256, m.project_id, m.role
+FROM service_accounts a LEFT JOIN members m ON m.key_id = a.key_id
+WHERE a.key_id = $1;
+
+-- name: insert_access_token
+INSERT INTO access_tokens (token_sha256, key_id, expires_at) VALUES ($1, $2, $3);
+
+-- name: roles_by_access_token
+SELECT t.key_id, m.project_id, m.role
+FROM access_tokens t LEFT JOIN members m ON m.key_id = t.key_id
+WHERE t.token_sha256 = $1 AND t.expires_at > $2;
+
+-- name: delete_expired_access_tokens
+DELETE FROM access_tokens WHERE expires_at <= $1;
+
+-- name: list_connectors
+SELECT * FROM connectors WHERE project_id = $1 AND id > $2 ORDER BY id LIMIT $3;
+
+-- name: get_connector
+SELECT * FROM connectors WHERE project_id = $1 AND id = $2;
+
+-- name: get_connector_for_update
+SELECT * FROM connectors WHERE project_id = $1 AND id = $2 FOR UPDATE;
+
+-- name: insert_connector
+INSERT INTO connectors
+    (project_id, id, display_name, status, events, labels, url, signature_secret, headers,
+     created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+RETURNING *;
+
+-- name: update_connector
+-- Re-enabling starts a fresh failure record; the queue was dropped when it was disabled.
+UPDATE connectors
+SET display_name = $3, status = $4, events = $5, labels = $6, url = $7, signature_secret = $8,
+    headers = $9,
+    failing_since = CASE WHEN $4 = 'ACTIVE' AND status <> 'ACTIVE' THEN NULL ELSE failing_since END,
+    failure_streak = CASE WHEN $4 = 'ACTIVE' AND status <> 'ACTIVE' THEN 0 ELSE failure_streak END
+WHERE project_id = $1 AND id = $2
+RETURNING *;
+
+-- name: delete_connector
+DELETE FROM connectors WHERE project_id = $1 AND id = $2 RETURNING id;
+
+-- name: drop_connector_queue
+DELETE FROM deliveries WHERE project_id = $1 AND connector_id = $2;
+
+-- name: notify_connector_changed
+SELECT pg_notify('gateway_connectors', $1);
+
+-- name: connectors_of_project
+SELECT * FROM connectors WHERE project_id = $1;
+
+-- name: count_connectors_by_status
+SELECT status, count(*) AS n FROM connectors GROUP BY status;
+
+-- name: insert_device
+INSERT INTO devices (project_id, id, type, product_number, labels, created_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING *;
+
+-- name: list_devices
+SELECT * FROM devices WHERE project_id = $1 AND id > $2 ORDER BY id LIMIT $3;
+
+-- name: get_device
+SELECT * FROM devices WHERE project_id = $1 AND id = $2;
+
+-- name: devices_for_update
+SELECT * FROM devices WHERE project_id = $1 AND id = ANY ($2::text[]) ORDER BY id FOR UPDATE;
+
+-- name: set_device_labels
+UPDATE devices SET labels = $3 WHERE project_id = $1 AND id = $2;
+
+-- name: delete_device
+WITH gone AS (
+    DELETE FROM devices WHERE project_id = $1 AND id = $2 RETURNING id
+), forgotten AS (
+    DELETE FROM reported WHERE project_id = $1 AND device_id = $2
+)
+SELECT id FROM gone;
+
+-- name: existing_devices
+SELECT id FROM devices WHERE project_id = $1 AND id = ANY ($2::text[]);
+
+-- name: reported_of_devices
+-- The latest event of each type of each device, for the devices' `reported` maps.
+SELECT r.device_id, r.event_type, e.body
+FROM reported r
+JOIN events e ON e.project_id = r.project_id AND e.id = r.event_id
+WHERE r.project_id = $1 AND r.device_id = ANY ($2::text[]);
+
+-- name: store_events
+-- Stores new events (an id already stored is skipped: publishing is idempotent), moves each
+-- device's latest event per type forward, and queues one delivery per matching ACTIVE connector,
+-- all in one statement. Parameters: project, now, expires_at, then one array per column.
+WITH input AS (
+    SELECT e.id, e.device_id, e.event_type, e.timestamp, e.body,
+           d.labels, d.type AS device_type, d.product_number
+    FROM unnest($4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::bytea[])
+         AS e (id, device_id, event_type, timestamp, body)
+    JOIN devices d ON d.project_id = $1 AND d.id = e.device_id
+), stored AS (
+    INSERT INTO events
+        (project_id, id, device_id, event_type, timestamp, body, labels, device_type,
+         product_number, created_at)
+    SELECT $1, id, device_id, event_type, timestamp, body, labels, device_type, product_number, $2
+    FROM input
+    ON CONFLICT (project_id, id) DO NOTHING
+    RETURNING id, device_id, event_type, timestamp
+), latest AS (
+    INSERT INTO reported (project_id, device_id, event_type, event_id, timestamp)
+    SELECT DISTINCT ON (device_id, event_type) $1, device_id, event_type, id, timestamp
+    FROM stored
+    WHERE event_type <> 'labelsChanged'
+    ORDER BY device_id, event_type, timestamp DESC
+    ON CONFLICT (project_id, device_id, event_type) DO UPDATE
+    SET event_id = excluded.event_id, timestamp = excluded.timestamp
+    WHERE reported.timestamp <= excluded.timestamp
+), queued AS (
+    INSERT INTO deliveries (project_id, connector_id, event_id, due_at, expires_at, created_at)
+    SELECT $1, c.id, s.id, $2, $3, $2
+    FROM stored s
+    JOIN connectors c
+      ON c.project_id = $1 AND c.status = 'ACTIVE'
+     AND (c.events = '{}' OR s.event_type = ANY (c.events))
+    RETURNING connector_id
+)
+SELECT (SELECT count(*) FROM input) AS known,
+       (SELECT array_agg(event_type) FROM stored) AS stored_types,
+       (SELECT count(*) FROM queued) AS queued;
+
+-- name: notify_deliveries
+SELECT pg_notify('gateway_deliveries', '');
+
+-- name: event_history
+SELECT id, timestamp, body FROM events
+WHERE project_id = $1 AND device_id = $2 AND timestamp >= $3 AND timestamp < $4
+  AND (cardinality($5::text[]) = 0 OR event_type = ANY ($5::text[]))
+  AND (timestamp, id) > ($6, $7)
+ORDER BY timestamp, id
+LIMIT $8;
+
+-- name: enqueue_sync
+-- :sync queues, for one connector, the latest event of each type of each device in the project.
+INSERT INTO deliveries (project_id, connector_id, event_id, due_at, expires_at, created_at)
+SELECT project_id, $2, event_id, $3, $4, $3
+FROM reported
+WHERE project_id = $1 AND (cardinality($5::text[]) = 0 OR event_type = ANY ($5::text[]));
+
+-- name: claim_deliveries
+-- Claims due deliveries, oldest first, skipping rows other dispatchers hold and connectors whose
+-- lanes here are full. The claim moves due_at past the lease: if this process dies, the rows
+-- become due again by themselves.
+WITH due AS (
+    SELECT id FROM deliveries
+    WHERE due_at <= $1 AND connector_id <> ALL ($4::text[])
+    ORDER BY due_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE deliveries d
+SET due_at = $3, attempts = d.attempts + 1
+FROM due, events e
+WHERE d.id = due.id AND e.project_id = d.project_id AND e.id = d.event_id
+RETURNING d.id, d.project_id, d.connector_id, d.attempts, d.expires_at,
+          e.id AS event_id, e.device_id, e.body, e.labels, e.device_type, e.product_number,
+          e.created_at AS stored_at;
+
+-- name: complete_deliveries
+DELETE FROM deliveries WHERE id = ANY ($1::bigint[]);
+
+-- name: release_deliveries
+-- Hands claimed but unsent deliveries back at once (shutdown, or a lane that stopped early).
+UPDATE deliveries SET due_at = $2, attempts = attempts - 1 WHERE id = ANY ($1::bigint[]);
+
+-- name: defer_connector_queues
+-- A failing endpoint is retried as a whole: its failed deliveries ($5) and those waiting move to
+-- its next retry time, so one dead endpoint never fills the claims of others. Deliveries other
+-- pushes hold (due later than now) are left to their own outcome.
+UPDATE deliveries d SET due_at = u.retry_at
+FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u (project_id, connector_id, retry_at)
+WHERE d.project_id = u.project_id AND d.connector_id = u.connector_id
+  AND (d.due_at <= $4 OR d.id = ANY ($5::bigint[]));
+
+-- name: record_successes
+UPDATE connectors c SET failing_since = NULL, failure_streak = 0, last_success_at = $3
+FROM unnest($1::text[], $2::text[]) AS u (project_id, id)
+WHERE c.project_id = u.project_id AND c.id = u.id;
+
+-- name: record_failures
+UPDATE connectors c
+SET failing_since = coalesce(c.failing_since, $3), failure_streak = c.failure_streak + 1
+FROM unnest($1::text[], $2::text[]) AS u (project_id, id)
+WHERE c.project_id = u.project_id AND c.id = u.id AND c.status = 'ACTIVE'
+RETURNING c.project_id, c.id, c.failing_since, c.failure_streak;
+
+-- name: auto_disable
+-- Connectors failing without a success since before $3 are disabled and their queues dropped.
+WITH disabled AS (
+    UPDATE connectors c SET status = 'SYSTEM_DISABLED'
+    FROM unnest($1::text[], $2::text[]) AS u (project_id, id)
+    WHERE c.project_id = u.project_id AND c.id = u.id
+      AND c.status = 'ACTIVE' AND c.failing_since <= $3
+    RETURNING c.project_id, c.id
+), dropped AS (
+    DELETE FROM deliveries d USING disabled x
+    WHERE d.project_id = x.project_id AND d.connector_id = x.id
+)
+SELECT project_id, id FROM disabled;
+
+-- name: add_push_stats
+INSERT INTO push_stats (project_id, connector_id, minute, bucket, successes, errors)
+SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::smallint[], $5::int[],
+                     $6::int[])
+ON CONFLICT (project_id, connector_id, minute, bucket) DO UPDATE
+SET successes = push_stats.successes + excluded.successes,
+    errors = push_stats.errors + excluded.errors;
+
+-- name: push_stats_since
+SELECT bucket, sum(successes)::bigint AS successes, sum(errors)::bigint AS errors
+FROM push_stats
+WHERE project_id = $1 AND connector_id = $2 AND minute >= $3
+GROUP BY bucket;
+
+-- name: expire_deliveries
+DELETE FROM deliveries
+WHERE id IN (SELECT id FROM deliveries WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED);
+
+-- name: queue_depth
+SELECT count(*) AS pending, min(due_at) AS oldest_due FROM deliveries;
+
+-- name: delete_old_events
+-- Old events go, except each device's latest of each type, which :sync still pushes.
+DELETE FROM events
+WHERE ctid IN (
+    SELECT e.ctid FROM events e
+    WHERE e.created_at < $1
+      AND NOT EXISTS (
+          SELECT 1 FROM reported r WHERE r.project_id = e.project_id AND r.event_id = e.id)
+    LIMIT $2
+);
+
+-- name: delete_old_push_stats
+DELETE FROM push_stats WHERE ctid IN (SELECT ctid FROM push_stats WHERE minute < $1 LIMIT $2);
