@@ -19,7 +19,7 @@ import asyncpg
 import jwt
 
 from gateway.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from gateway.ids import new_id
+from gateway.ids import is_id, new_id
 from gateway.store import accounts
 
 ROLES = ("roles/project.user", "roles/project.developer", "roles/project.admin")
@@ -27,6 +27,7 @@ USER, DEVELOPER, ADMIN = ROLES
 TOKEN_LIFETIME = timedelta(hours=1)
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _MIN_SECRET_LENGTH = 65  # longer than the HMAC block, see the module docstring
+_LEEWAY = 30  # seconds of clock skew allowed between a client and the gateway
 
 
 def digest(secret: str) -> bytes:
@@ -102,7 +103,7 @@ async def authenticate(db: asyncpg.Pool, authorization: str | None, now: datetim
         raise Unauthorized("invalid or expired access token")
     if scheme.lower() == "basic" and value:
         key_id, secret = _basic_pair(value)
-        rows = await accounts.roles_by_key(db, key_id)
+        rows = await accounts.roles_by_key(db, key_id) if is_id(key_id) else []
         if rows and hmac.compare_digest(rows[0]["secret_sha256"], digest(secret)):
             return _principal(key_id, rows)
         raise Unauthorized("invalid service account key or secret")
@@ -128,7 +129,8 @@ async def grant_access_token(
         key_id = jwt.get_unverified_header(assertion).get("kid")
     except jwt.PyJWTError:
         raise Unauthorized("malformed assertion") from None
-    account = await accounts.service_account(db, key_id) if isinstance(key_id, str) else None
+    known = isinstance(key_id, str) and is_id(key_id)
+    account = await accounts.service_account(db, key_id) if known else None
     if account is None:
         raise Unauthorized("unknown service account key")
     try:
@@ -138,16 +140,28 @@ async def grant_access_token(
             algorithms=["HS256"],
             audience=audiences,
             issuer=account["email"],
-            options={"require": ["exp", "iat", "aud", "iss"], "verify_iat": False},
-            leeway=30,
+            options={
+                "require": ["exp", "iat", "aud", "iss"], "verify_exp": False, "verify_iat": False
+            },
         )
     except jwt.PyJWTError as error:
         raise Unauthorized(f"invalid assertion: {error}") from None
-    if not isinstance(claims["iat"], int) or claims["exp"] - claims["iat"] > 3600:
-        raise Unauthorized("invalid assertion: exp must be at most one hour after iat")
+    _check_lifetime(claims["iat"], claims["exp"], now.timestamp())
     token = secrets.token_urlsafe(32)
     await accounts.insert_access_token(db, digest(token), key_id, now + TOKEN_LIFETIME)
     return token
+
+
+def _check_lifetime(iat: object, exp: object, now: float) -> None:
+    """iat and exp against the gateway's clock (PyJWT would read the system clock)."""
+    if type(iat) is not int or type(exp) is not int:
+        raise Unauthorized("invalid assertion: iat and exp must be integers")
+    if exp + _LEEWAY < now:
+        raise Unauthorized("invalid assertion: the assertion has expired")
+    if iat - _LEEWAY > now:
+        raise Unauthorized("invalid assertion: iat is in the future")
+    if exp - iat > 3600:
+        raise Unauthorized("invalid assertion: exp must be at most one hour after iat")
 
 
 def check_secret_shape(secret: str) -> bool:

@@ -130,10 +130,11 @@ class Dispatcher:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
         await self._record()
+        released = len(self._held)
         if self._held:
             await deliveries.release(self._db, sorted(self._held), self._clock())
-            log.info("leases_released", deliveries=len(self._held))
             self._held.clear()
+        log.info("dispatcher_stopped", leases_released=released)
 
     async def run_until_idle(self) -> int:
         """Push until nothing is due now, writing every outcome; returns pushes attempted.
@@ -213,6 +214,8 @@ class Dispatcher:
                 self._done(row)  # deleted or disabled since it was queued: its queue is gone
                 return
             async with lane.semaphore:
+                if self._stopping:
+                    return  # not started: handed back by stop()
                 if lane.failed:
                     self._fail(row, retry_after=None)
                     return

@@ -67,7 +67,8 @@ async def store(
 ) -> StoredBatch:
     """Store events whose devices exist, with one delivery per matching ACTIVE connector.
 
-    An event id already stored in the project is skipped, so publishing is idempotent.
+    An event id already stored in the project is skipped, so publishing is idempotent. When one
+    event names an unknown device, nothing is stored.
     """
     columns = (
         [event.id for event in events],
@@ -77,7 +78,7 @@ async def store(
         [orjson.dumps(event.to_json(project_id)) for event in events],
     )
     batch = await deliveries.store_events(db, project_id, now, now + max_age, columns)
-    if batch.known < len({event.id for event in events}):
+    if batch.known < len(events):
         raise NotFound("device not found")
     for event_type in batch.stored_types:
         metrics.events_published.labels(event_type).inc()

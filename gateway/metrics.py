@@ -72,15 +72,20 @@ class _SnapshotCollector(Collector):
         yield by_status
 
         pool = self._metrics.pool
+        # The limit is its own metric so that summing the states gives the open connections.
         size = GaugeMetricFamily(
-            "gateway_db_pool_connections", "Database pool connections.", labels=["state"]
+            "gateway_db_pool_connections", "Open database pool connections.", labels=["state"]
+        )
+        limit = GaugeMetricFamily(
+            "gateway_db_pool_max_connections", "Most connections the database pool may open."
         )
         if pool is not None:
             idle = pool.get_idle_size()
             size.add_metric(["idle"], idle)
             size.add_metric(["in_use"], pool.get_size() - idle)
-            size.add_metric(["max"], pool.get_max_size())
+            limit.add_metric([], pool.get_max_size())
         yield size
+        yield limit
 
 
 class Metrics:

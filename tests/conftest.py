@@ -32,6 +32,7 @@ from gateway.dispatch import Dispatcher
 from gateway.ids import new_id
 from gateway.metrics import Metrics
 from gateway.store import accounts, create_pool
+from tests.receiver import Receiver, TestCA, make_ca, running_receiver
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -109,12 +110,25 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
+@pytest.fixture(scope="session")
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
+    return make_ca(tmp_path_factory.mktemp("ca"))
+
+
+@pytest_asyncio.fixture
+async def receiver(test_ca: TestCA) -> AsyncIterator[Receiver]:
+    """A real HTTPS receiver with a certificate from the test CA."""
+    async with running_receiver(test_ca) as running:
+        yield running
+
+
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, test_ca: TestCA) -> Settings:
     """Settings for an in-process gateway whose dispatcher the test drives itself."""
     return Settings(
         database_url=database_url,
         allow_insecure_targets=True,
+        ca_bundle=str(test_ca.bundle),
         dispatcher=False,
         push_timeout=2.0,
         pool_size=5,
@@ -169,6 +183,32 @@ class Gateway:
     async def account(self, project_id: str, role: str) -> Account:
         credentials = await auth.create_service_account(self.db, project_id, role, self.clock())
         return Account(credentials.key_id, credentials.secret, credentials.email, project_id)
+
+    async def connector(self, account: Account, url: str, **fields: Any) -> dict[str, Any]:
+        """Create a connector pushing to `url`; `fields` may add httpConfig keys via http=."""
+        http = {"url": url, **fields.pop("http", {})}
+        return await self.call(  # type: ignore[no-any-return]
+            "POST",
+            f"/v2/projects/{account.project_id}/dataconnectors",
+            account,
+            json={"httpConfig": http, **fields},
+        )
+
+    async def device(self, account: Account, device_type: str = "temperature", **labels: str) -> str:
+        created = await self.call(
+            "POST",
+            f"/v2/projects/{account.project_id}/devices",
+            account,
+            json={"type": device_type, "labels": labels},
+        )
+        return created["name"].split("/")[-1]  # type: ignore[no-any-return]
+
+    async def publish(
+        self, account: Account, device_id: str, data: dict[str, Any], event_id: str | None = None
+    ) -> dict[str, Any]:
+        path = f"/v2/projects/{account.project_id}/devices/{device_id}:publish"
+        params = {"eventId": event_id} if event_id else {}
+        return await self.call("POST", path, account, json=data, params=params)  # type: ignore[no-any-return]
 
     async def call(
         self, method: str, path: str, account: Account | None, expect: int = 200, **kw: Any

@@ -109,7 +109,8 @@ WHERE r.project_id = $1 AND r.device_id = ANY ($2::text[]);
 -- name: store_events
 -- Stores new events (an id already stored is skipped: publishing is idempotent), moves each
 -- device's latest event per type forward, and queues one delivery per matching ACTIVE connector,
--- all in one statement. Parameters: project, now, expires_at, then one array per column.
+-- all in one statement, or nothing when an event names an unknown device.
+-- Parameters: project, now, expires_at, then one array per column.
 WITH input AS (
     SELECT e.id, e.device_id, e.event_type, e.timestamp, e.body,
            d.labels, d.type AS device_type, d.product_number
@@ -122,6 +123,7 @@ WITH input AS (
          product_number, created_at)
     SELECT $1, id, device_id, event_type, timestamp, body, labels, device_type, product_number, $2
     FROM input
+    WHERE (SELECT count(*) FROM input) = cardinality($4::text[])
     ON CONFLICT (project_id, id) DO NOTHING
     RETURNING id, device_id, event_type, timestamp
 ), latest AS (

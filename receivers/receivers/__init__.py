@@ -1,8 +1,8 @@
 """Verify and parse the pushes a Disruptive Technologies compatible data connector sends.
 
-    from receivers import VerificationError, verify
+from receivers import VerificationError, verify
 
-    push = verify(raw_body, request_headers, secret)  # raises VerificationError, nothing else
+push = verify(raw_body, request_headers, secret)  # raises VerificationError, nothing else
 """
 
 from receivers.dedupe import Deduplicator

@@ -44,6 +44,13 @@ def _pinned_jws() -> jwt.PyJWS:
 
 _JWS = _pinned_jws()
 
+# Most specific first: InvalidSignatureError is itself a DecodeError.
+_JWT_ERRORS: tuple[tuple[type[jwt.PyJWTError], Reason, str], ...] = (
+    (jwt.InvalidSignatureError, Reason.BAD_SIGNATURE, "the signature does not match"),
+    (jwt.InvalidAlgorithmError, Reason.BAD_SIGNATURE, "the token is not signed with HS256"),
+    (jwt.InvalidKeyError, Reason.SECRET_NOT_CONFIGURED, "the secret is unusable as an HMAC key"),
+)
+
 
 def decode_token(token: str, key: bytes, *, now: float, leeway: float) -> Claims:
     """Check the token's HS256 signature with `key`, its claim types and its validity window."""
@@ -57,16 +64,17 @@ def _signed_payload(token: str, key: bytes) -> bytes:
         raise VerificationError(Reason.MALFORMED_TOKEN, "the token is not a compact JWT")
     try:
         decoded = _JWS.decode_complete(token, key, algorithms=[ALGORITHM])
-    except jwt.InvalidSignatureError:
-        raise VerificationError(Reason.BAD_SIGNATURE, "signature does not match") from None
-    except jwt.InvalidAlgorithmError:
-        raise VerificationError(Reason.BAD_SIGNATURE, "token is not signed with HS256") from None
-    except jwt.InvalidKeyError:
-        raise VerificationError(Reason.SECRET_NOT_CONFIGURED, "secret is no HMAC key") from None
-    except jwt.PyJWTError:
-        raise VerificationError(Reason.MALFORMED_TOKEN, "token cannot be decoded") from None
+    except jwt.PyJWTError as error:
+        raise _translate(error) from None
     payload: bytes = decoded["payload"]
     return payload
+
+
+def _translate(error: jwt.PyJWTError) -> VerificationError:
+    for kind, reason, detail in _JWT_ERRORS:
+        if isinstance(error, kind):
+            return VerificationError(reason, detail)
+    return VerificationError(Reason.MALFORMED_TOKEN, "the token cannot be decoded")
 
 
 def _reject_constant(name: str) -> NoReturn:

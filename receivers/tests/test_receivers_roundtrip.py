@@ -1,4 +1,4 @@
-"""Round trips: DT's own signed requests and recipe against `verify`, the gateway against DT's recipe."""
+"""Round trips: DT's requests and recipe against `verify`, and the gateway against DT's recipe."""
 
 from __future__ import annotations
 

@@ -15,5 +15,7 @@ from receivers.adapters.flask import verified
 def dataconnector_endpoint(push: Push, request: Request) -> tuple[str, int]:
     """Answer 200 `OK` to a verified push; the decorator answers 400 to anything else."""
     event = push.event
-    print(f"received {event.event_type} event {event.event_id} from {event.target_name}", flush=True)
+    print(
+        f"received {event.event_type} event {event.event_id} from {event.target_name}", flush=True
+    )
     return "OK", 200

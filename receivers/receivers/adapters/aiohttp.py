@@ -1,8 +1,8 @@
 """aiohttp: `await verify_request(request, secret)`, or the `verified` handler decorator.
 
-    @verified(secret=SECRET)
-    async def receive(push: Push, request: web.Request) -> web.Response:
-        return web.Response(text="OK")
+@verified(secret=SECRET)
+async def receive(push: Push, request: web.Request) -> web.Response:
+    return web.Response(text="OK")
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """AWS Lambda behind API Gateway (REST v1 or HTTP v2 payloads) or a function URL.
 
-    @verified
-    def lambda_handler(push: Push, event: dict, context: object) -> dict:
-        return {"statusCode": 200, "body": "OK"}
+@verified
+def lambda_handler(push: Push, event: dict, context: object) -> dict:
+    return {"statusCode": 200, "body": "OK"}
 """
 
 from __future__ import annotations

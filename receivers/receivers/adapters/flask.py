@@ -1,9 +1,9 @@
 """Flask and Google Cloud Functions (functions-framework hands the handler a Flask request).
 
-    @functions_framework.http
-    @verified
-    def dataconnector_endpoint(push: Push, request: flask.Request) -> tuple[str, int]:
-        return "OK", 200
+@functions_framework.http
+@verified
+def dataconnector_endpoint(push: Push, request: flask.Request) -> tuple[str, int]:
+    return "OK", 200
 """
 
 from __future__ import annotations

@@ -1,0 +1,72 @@
+"""Small helpers shared by the delivery tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tests.conftest import Account, Gateway
+
+
+def connector_id(resource: dict[str, Any]) -> str:
+    return str(resource["name"]).rsplit("/", 1)[-1]
+
+
+async def queued(gateway: Gateway, connector: str | None = None) -> int:
+    """Deliveries still queued, for one connector or for all."""
+    if connector is None:
+        return int(await gateway.db.fetchval("SELECT count(*) FROM deliveries"))
+    return int(
+        await gateway.db.fetchval(
+            "SELECT count(*) FROM deliveries WHERE connector_id = $1", connector
+        )
+    )
+
+
+async def eventually(
+    condition: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0, step: float = 0.02
+) -> None:
+    """Wait until `condition` holds, failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(step)
+
+
+async def patch_connector(
+    gateway: Gateway, account: Account, connector: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    path = f"/v2/projects/{account.project_id}/dataconnectors/{connector}"
+    return await gateway.call("PATCH", path, account, json=body)  # type: ignore[no-any-return]
+
+
+async def get_connector(gateway: Gateway, account: Account, connector: str) -> dict[str, Any]:
+    path = f"/v2/projects/{account.project_id}/dataconnectors/{connector}"
+    return await gateway.call("GET", path, account)  # type: ignore[no-any-return]
+
+
+async def publish_batch(
+    gateway: Gateway, account: Account, events: list[dict[str, Any]]
+) -> dict[str, Any]:
+    path = f"/v2/projects/{account.project_id}/devices:publishBatch"
+    return await gateway.call("POST", path, account, json={"events": events})  # type: ignore[no-any-return]
+
+
+async def relabel(
+    gateway: Gateway,
+    account: Account,
+    devices: list[str],
+    add: dict[str, str] | None = None,
+    remove: list[str] | None = None,
+) -> dict[str, Any]:
+    names = [f"projects/{account.project_id}/devices/{device}" for device in devices]
+    body = {"devices": names, "addLabels": add or {}, "removeLabels": remove or []}
+    path = f"/v2/projects/{account.project_id}/devices:batchUpdate"
+    return await gateway.call("POST", path, account, json=body)  # type: ignore[no-any-return]
