@@ -14,7 +14,7 @@ from collections.abc import Callable
 import asyncpg
 import structlog
 
-from gateway.connectors import Connector
+from gateway.connectors import ACTIVE, Connector
 from gateway.store import connectors
 
 CONNECTORS_CHANNEL = "gateway_connectors"
@@ -34,6 +34,15 @@ class ConnectorRegistry:
 
     async def get(self, project_id: str, connector_id: str) -> Connector | None:
         return (await self.of_project(project_id)).get(connector_id)
+
+    async def active(self, project_id: str, connector_id: str) -> Connector | None:
+        """The connector if it is ACTIVE. A cache that says otherwise is checked against the
+        database first: it may predate the change (not yet notified) that queued a delivery."""
+        connector = await self.get(project_id, connector_id)
+        if connector is None or connector.status != ACTIVE:
+            self.invalidate(project_id)
+            connector = await self.get(project_id, connector_id)
+        return connector if connector is not None and connector.status == ACTIVE else None
 
     async def of_project(self, project_id: str) -> dict[str, Connector]:
         cached = self._projects.get(project_id)

@@ -27,7 +27,7 @@ from gateway import latency, push
 from gateway.bus import ConnectorRegistry
 from gateway.clock import Clock
 from gateway.config import Settings
-from gateway.connectors import ACTIVE, Connector
+from gateway.connectors import Connector
 from gateway.metrics import Metrics, push_outcome
 from gateway.store import deliveries
 from gateway.store.deliveries import Failure, Outcomes
@@ -209,8 +209,8 @@ class Dispatcher:
                 self._metrics.deliveries_expired.inc()
                 self._done(row)
                 return
-            connector = await self._registry.get(row["project_id"], row["connector_id"])
-            if connector is None or connector.status != ACTIVE:
+            connector = await self._registry.active(row["project_id"], row["connector_id"])
+            if connector is None:
                 self._done(row)  # deleted or disabled since it was queued: its queue is gone
                 return
             async with lane.semaphore:

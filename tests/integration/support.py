@@ -7,7 +7,15 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
+
 from tests.conftest import Account, Gateway
+from tests.receiver import Received
+
+
+def payload(push: Received) -> Any:
+    """A push's JSON body, for reading without type noise."""
+    return orjson.loads(push.body)
 
 
 def connector_id(resource: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ import jwt
 import orjson
 
 from tests.conftest import Gateway
-from tests.integration.support import connector_id, publish_batch, queued, relabel
+from tests.integration.support import connector_id, payload, publish_batch, queued, relabel
 from tests.receiver import Answer, Receiver
 
 SECRET = "a-signature-secret-of-reasonable-length"
@@ -29,9 +29,9 @@ async def test_push_is_signed_over_the_exact_body(gateway: Gateway, receiver: Re
     assert hashlib.sha256(push.body).hexdigest() == claims["checksum_sha256"]
     assert claims["exp"] == claims["iat"] + 3600
     assert claims["jti"] != event["eventId"]
-    assert push.json["event"] == event
-    assert push.json["labels"] == {}
-    assert list(push.json) == ["event", "labels", "metadata"]
+    assert payload(push)["event"] == event
+    assert payload(push)["labels"] == {}
+    assert list(payload(push)) == ["event", "labels", "metadata"]
 
 
 async def test_retry_after_500_then_success(gateway: Gateway, receiver: Receiver) -> None:
@@ -73,9 +73,9 @@ async def test_only_the_labels_a_connector_names(gateway: Gateway, receiver: Rec
 
     assert await gateway.deliver() == 4
 
-    labels = {r.json["metadata"]["deviceId"]: r.json["labels"] for r in receiver.at("/named")}  # type: ignore[index]
+    labels = {payload(r)["metadata"]["deviceId"]: payload(r)["labels"] for r in receiver.at("/named")}
     assert labels == {labelled: {"name": "fridge", "floor": "2"}, bare: {}}
-    assert [r.json["labels"] for r in receiver.at("/none")] == [{}, {}]
+    assert [payload(r)["labels"] for r in receiver.at("/none")] == [{}, {}]
 
 
 async def test_labels_are_those_at_publish_time(gateway: Gateway, receiver: Receiver) -> None:
@@ -88,7 +88,7 @@ async def test_labels_are_those_at_publish_time(gateway: Gateway, receiver: Rece
 
     assert await gateway.deliver() == 2
 
-    labels = {r.event_id: r.json["labels"] for r in receiver.at("/hook")}
+    labels = {r.event_id: payload(r)["labels"] for r in receiver.at("/hook")}
     assert labels == {first["eventId"]: {"name": "before"}, second["eventId"]: {"name": "after"}}
 
 
@@ -199,15 +199,15 @@ async def test_labels_changed_is_delivered_with_bare_data(
     assert await gateway.deliver() == 1
 
     [push] = receiver.at("/hook")
-    event = push.json["event"]
-    assert event["eventType"] == "labelsChanged"  # type: ignore[index]
-    assert event["data"] == {  # type: ignore[index]
+    event = payload(push)["event"]
+    assert event["eventType"] == "labelsChanged"
+    assert event["data"] == {
         "added": {"desk": "7"},
         "modified": {"name": "new"},
         "removed": ["room"],
     }
-    assert push.json["labels"] == {"name": "new", "floor": "1"}
-    assert list(event) == ["eventId", "targetName", "eventType", "data", "timestamp"]  # type: ignore[arg-type]
+    assert payload(push)["labels"] == {"name": "new", "floor": "1"}
+    assert list(event) == ["eventId", "targetName", "eventType", "data", "timestamp"]
 
 
 async def test_publish_is_idempotent(gateway: Gateway, receiver: Receiver) -> None:

@@ -1,0 +1,34 @@
+import hashlib
+
+import jwt
+import pytest
+
+from gateway.signing import TOKEN_LIFETIME, sign_body
+
+SECRET = "a-secret-long-enough-for-hs256-keys"
+
+
+def test_dt_recipe_verifies_the_signature() -> None:
+    body = b'{"event":{"eventId":"x"},"labels":{},"metadata":{}}'
+    claims = jwt.decode(sign_body(body, SECRET), SECRET, algorithms=["HS256"])
+    assert claims["checksum"] == hashlib.sha1(body).hexdigest()
+    assert claims["checksum_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_header_and_lifetime() -> None:
+    token = sign_body(b"{}", SECRET, now=1_700_000_000)
+    assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"], options={"verify_exp": False})
+    assert claims["iat"] == 1_700_000_000
+    assert claims["exp"] == 1_700_000_000 + TOKEN_LIFETIME
+
+
+def test_every_token_has_a_fresh_id() -> None:
+    ids = {jwt.decode(sign_body(b"{}", SECRET), SECRET, algorithms=["HS256"])["jti"]
+           for _ in range(50)}
+    assert len(ids) == 50
+
+
+def test_another_secret_does_not_verify() -> None:
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(sign_body(b"{}", SECRET), SECRET + "x", algorithms=["HS256"])
