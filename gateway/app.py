@@ -19,7 +19,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway import maintenance, migrate, push
-from gateway.api import dataconnectors, devices, events, health, oauth
+from gateway.api import dataconnectors, devices, events, health, oauth, openapi
 from gateway.api.common import SERVICES, Services
 from gateway.api.errors import error_middleware
 from gateway.bus import ConnectorRegistry, Listener
@@ -54,7 +54,7 @@ def create_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = metrics or Metrics()
-    for module in (dataconnectors, devices, events, oauth, health):
+    for module in (dataconnectors, devices, events, oauth, health, openapi):
         app.add_routes(module.routes)
     app[health.READINESS] = lambda: _readiness(app)
     app.cleanup_ctx.extend([_database, _http_client, _delivery])

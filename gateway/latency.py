@@ -1,6 +1,6 @@
 """Push latencies in compact logarithmic buckets: small to store, good enough for a p99.
 
-Bucket i holds latencies up to 1 ms × 2^(i/4), so a quantile read from buckets is at most
+Bucket i holds latencies up to 1 ms * 2^(i/4), so a quantile read from buckets is at most
 19 % above the true value; bucket 0 holds everything up to 1 ms.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-BUCKETS = 72  # up to 1 ms × 2^18 ≈ 262 s, far past any push timeout
+BUCKETS = 72  # up to 1 ms * 2^18 ≈ 262 s, far past any push timeout
 _BASE = 0.001
 
 

@@ -10,6 +10,7 @@ import asyncpg
 
 from gateway.store import sql
 
+
 @dataclass(frozen=True)
 class StoredBatch:
     """What one publish stored: devices found, types of events new to the store, deliveries."""

@@ -136,8 +136,10 @@ WITH input AS (
     SET event_id = excluded.event_id, timestamp = excluded.timestamp
     WHERE reported.timestamp <= excluded.timestamp
 ), queued AS (
+    -- A failing connector's queue waits for its retry as a whole: new events join it there.
     INSERT INTO deliveries (project_id, connector_id, event_id, due_at, expires_at, created_at)
-    SELECT $1, c.id, s.id, $2, $3, $2
+    SELECT $1, c.id, s.id, CASE WHEN c.failure_streak > 0 THEN greatest($2, c.retry_at) ELSE $2 END,
+           $3, $2
     FROM stored s
     JOIN connectors c
       ON c.project_id = $1 AND c.status = 'ACTIVE'
@@ -195,14 +197,22 @@ UPDATE deliveries SET due_at = $2, attempts = attempts - 1 WHERE id = ANY ($1::b
 -- name: defer_connector_queues
 -- A failing endpoint is retried as a whole: its failed deliveries ($5) and those waiting move to
 -- its next retry time, so one dead endpoint never fills the claims of others. Deliveries other
--- pushes hold (due later than now) are left to their own outcome.
+-- pushes hold (due later than now) are left to their own outcome. Events queued later wait too.
+WITH u AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+                  AS u (project_id, connector_id, retry_at)
+), connector AS (
+    UPDATE connectors c SET retry_at = u.retry_at
+    FROM u WHERE c.project_id = u.project_id AND c.id = u.connector_id
+)
 UPDATE deliveries d SET due_at = u.retry_at
-FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u (project_id, connector_id, retry_at)
+FROM u
 WHERE d.project_id = u.project_id AND d.connector_id = u.connector_id
   AND (d.due_at <= $4 OR d.id = ANY ($5::bigint[]));
 
 -- name: record_successes
-UPDATE connectors c SET failing_since = NULL, failure_streak = 0, last_success_at = $3
+UPDATE connectors c
+SET failing_since = NULL, failure_streak = 0, retry_at = NULL, last_success_at = $3
 FROM unnest($1::text[], $2::text[]) AS u (project_id, id)
 WHERE c.project_id = u.project_id AND c.id = u.id;
 

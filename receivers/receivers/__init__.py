@@ -12,6 +12,7 @@ from receivers.token import Claims
 from receivers.verify import (
     DEFAULT_LEEWAY,
     SIGNATURE_HEADER,
+    Body,
     HeaderMap,
     Verifier,
     find_signature,
@@ -22,6 +23,7 @@ from receivers.verify import (
 __all__ = [
     "DEFAULT_LEEWAY",
     "SIGNATURE_HEADER",
+    "Body",
     "Claims",
     "Deduplicator",
     "Event",

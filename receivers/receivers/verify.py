@@ -17,6 +17,8 @@ SIGNATURE_HEADER = "X-Dt-Signature"
 # Sender and receiver clocks drift; half a minute covers ordinary NTP-synchronised hosts.
 DEFAULT_LEEWAY = 30.0
 
+Body = bytes | bytearray | memoryview
+
 
 class HeaderMap(Protocol):
     """Request headers: any `Mapping[str, str]`, Werkzeug's `Headers`, aiohttp's `CIMultiDict`."""
@@ -25,7 +27,7 @@ class HeaderMap(Protocol):
 
 
 def verify(
-    body: bytes,
+    body: Body,
     headers: HeaderMap,
     secret: str,
     *,
@@ -43,7 +45,7 @@ def verify(
 
 
 def verify_signature(
-    body: bytes,
+    body: Body,
     headers: HeaderMap,
     secret: str,
     *,
@@ -92,7 +94,7 @@ class Verifier:
         if not isinstance(self.secret, str) or not self.secret:
             raise ValueError("the signature secret must be a non-empty string")
 
-    def verify(self, body: bytes, headers: HeaderMap) -> Push:
+    def verify(self, body: Body, headers: HeaderMap) -> Push:
         """Verify and parse one push; see `verify`."""
         return verify(body, headers, self.secret, now=self.clock(), leeway=self.leeway)
 

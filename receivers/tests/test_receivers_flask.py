@@ -159,7 +159,7 @@ def test_a_handler_that_raises_releases_the_event_id() -> None:
 def cloud_function(monkeypatch: pytest.MonkeyPatch) -> Iterator[flask.testing.FlaskClient]:
     monkeypatch.setenv("DT_SIGNATURE_SECRET", SECRET)
     source = Path(EXAMPLES, "cloud_function", "main.py")
-    app = functions_framework.create_app("dataconnector_endpoint", str(source))
+    app = functions_framework.create_app("dataconnector_endpoint", str(source))  # type: ignore[no-untyped-call]
     yield app.test_client()
 
 

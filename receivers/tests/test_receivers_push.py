@@ -199,4 +199,4 @@ def test_parsed_events_agree_with_the_dt_sdk(event_type: str, data: Any) -> None
     assert sdk_event.event_type == event.event_type
     assert sdk_event.device_id == event.device_id
     assert sdk_event.project_id == event.project_id
-    assert sdk_event.data.timestamp == event.timestamp
+    assert sdk_event.data.timestamp == event.timestamp  # type: ignore[union-attr]

@@ -298,7 +298,8 @@ def test_the_error_names_its_reason_and_never_the_token_or_secret() -> None:
 
 
 def test_reasons_are_plain_strings() -> None:
-    assert Reason.CHECKSUM_MISMATCH == "checksum_mismatch"
+    assert isinstance(Reason.CHECKSUM_MISMATCH, str)
+    assert f"{Reason.CHECKSUM_MISMATCH}" == "checksum_mismatch"
     assert json.dumps({"reason": Reason.EXPIRED}) == '{"reason": "expired"}'
 
 

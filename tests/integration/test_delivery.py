@@ -45,7 +45,8 @@ async def test_retry_after_500_then_success(gateway: Gateway, receiver: Receiver
     assert await gateway.deliver() == 0  # the retry is not due yet
     gateway.clock.advance(60)
     assert await gateway.deliver() == 1
-    assert [r.event_id for r in receiver.at("/flaky")][0] == receiver.at("/flaky")[1].event_id
+    first, second = receiver.at("/flaky")
+    assert first.event_id == second.event_id
 
 
 async def test_event_type_filter(gateway: Gateway, receiver: Receiver) -> None:
@@ -73,7 +74,8 @@ async def test_only_the_labels_a_connector_names(gateway: Gateway, receiver: Rec
 
     assert await gateway.deliver() == 4
 
-    labels = {payload(r)["metadata"]["deviceId"]: payload(r)["labels"] for r in receiver.at("/named")}
+    pushes = [payload(r) for r in receiver.at("/named")]
+    labels = {push["metadata"]["deviceId"]: push["labels"] for push in pushes}
     assert labels == {labelled: {"name": "fridge", "floor": "2"}, bare: {}}
     assert [payload(r)["labels"] for r in receiver.at("/none")] == [{}, {}]
 

@@ -208,3 +208,20 @@ async def test_disabling_or_deleting_drops_the_queue(
     assert await queued(gateway, connector) == 0
     assert await gateway.deliver() == 0
     assert len(receiver.at("/down")) == pushed
+
+
+async def test_new_events_wait_for_a_failing_connectors_retry(
+    gateway: Gateway, receiver: Receiver
+) -> None:
+    account, connector, device = await failing_connector(
+        gateway, receiver, "/down", Answer(500), Answer(200)
+    )
+    await gateway.publish(account, device, {"temperature": {"value": 1}})
+    assert await gateway.deliver() == 1
+
+    await gateway.publish(account, device, {"temperature": {"value": 2}})
+    assert await gateway.deliver() == 0  # the connector's whole queue waits for its retry
+
+    gateway.clock.advance(gateway.settings.retry_base * 1.2 + 1)
+    assert await gateway.deliver() == 2
+    assert await queued(gateway, connector) == 0
