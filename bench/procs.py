@@ -44,6 +44,7 @@ class Processes:
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
         self._children: list[subprocess.Popen[bytes]] = []
+        self._by_name: dict[str, subprocess.Popen[bytes]] = {}
 
     def spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         with (self.log_dir / f"{name}.log").open("ab") as log:
@@ -52,7 +53,11 @@ class Processes:
                 start_new_session=True,  # Ctrl-C reaches only us; we stop the children
             )
         self._children.append(child)
+        self._by_name[name] = child
         return child
+
+    def pid_of(self, name: str) -> int:
+        return self._by_name[name].pid
 
     def stop(self, child: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
         """SIGTERM, then SIGKILL after `timeout`."""

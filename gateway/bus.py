@@ -53,7 +53,8 @@ class ConnectorRegistry:
             cached = self._projects.get(project_id)
             if cached is not None:
                 return cached
-            generation = self._generation.get(project_id, 0)
+            # Registered before reading, so that invalidating every project also covers this one.
+            generation = self._generation.setdefault(project_id, 0)
             loaded = {c.id: c for c in await connectors.of_project(self._db, project_id)}
             # A change that arrived while loading may not be in what was read: don't keep it.
             if self._generation.get(project_id, 0) == generation:

@@ -7,6 +7,7 @@ An unknown or malformed `GATEWAY_*` variable fails at start-up, naming the key.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,11 +34,18 @@ def _bool(text: str) -> bool:
 def _positive(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     def parse_positive(text: str) -> Any:
         value = parse(text)
-        if value <= 0:
-            raise ValueError(f"must be positive, got {text!r}")
+        if not 0 < value < math.inf:  # also refuses nan
+            raise ValueError(f"must be a positive finite number, got {text!r}")
         return value
 
     return parse_positive
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError(f"must be a port number from 0 to 65535, got {text!r}")
+    return value
 
 
 def _choice(*allowed: str) -> Callable[[str], str]:
@@ -84,7 +92,7 @@ class Settings:
         None, Path, "where the embedded PostgreSQL keeps its data (default: the user's data dir)"
     )
     host: str = _setting("127.0.0.1", str, "address the HTTP server binds")
-    port: int = _setting(8080, int, "port the HTTP server binds (0 = any free port)")
+    port: int = _setting(8080, _port, "port the HTTP server binds (0 = any free port)")
     public_url: str | None = _setting(
         None, _optional_str, "external base URL, used as the token audience behind a proxy"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -77,6 +78,8 @@ def _string(value: Any, name: str, limit: int) -> str:
         raise BadRequest(f"{name} must be a string")
     if len(value) > limit:
         raise BadRequest(f"{name} must be at most {limit} characters")
+    if "\0" in value:  # PostgreSQL text cannot hold it
+        raise BadRequest(f"{name} must not contain NUL characters")
     return value
 
 
@@ -117,7 +120,11 @@ def _is_private_host(host: str) -> bool:
     try:
         address = ipaddress.ip_address(lowered)
     except ValueError:
-        return False
+        try:
+            # Resolvers also read shorthand IPv4 forms: 127.1, 2130706433, 0x7f000001.
+            address = ipaddress.ip_address(socket.inet_aton(lowered))
+        except (OSError, ValueError):
+            return False
     return not address.is_global
 
 
@@ -215,10 +222,13 @@ def _http_keys(paths: list[str], config: Any) -> tuple[str, ...]:
 
 
 def patch_paths(body: Mapping[str, Any], update_mask: str | None) -> list[str]:
-    """The field paths a PATCH changes: the mask's, else every field present in the body."""
-    if update_mask is None:
+    """The field paths a PATCH changes: the mask's, else every field present in the body.
+
+    An empty mask counts as none, so `?update_mask=` cannot silently drop the whole body.
+    """
+    paths = [path.strip() for path in (update_mask or "").split(",") if path.strip()]
+    if not paths:
         return [name for name in FIELDS if name in body]
-    paths = [path.strip() for path in update_mask.split(",") if path.strip()]
     allowed = set(FIELDS) | {f"httpConfig.{key}" for key in HTTP_FIELDS}
     unknown = sorted(set(paths) - allowed)
     if unknown:

@@ -2,8 +2,9 @@
 
 - Claims are batched (`FOR UPDATE SKIP LOCKED`, with a lease), so any number of replicas share
   the queue; a claim wakes on NOTIFY and otherwise polls for due retries.
-- Each connector has a lane with bounded concurrency; a connector whose lane is full is left out
-  of the next claim, so one slow or dead endpoint never fills the process.
+- Each connector has a lane with bounded concurrency; one claim takes at most a lane's worth of
+  one connector, and a connector whose lane is full is left out of the next claim, so one slow or
+  dead endpoint never fills the process.
 - When a push fails, the rest of that connector's lane is not tried now: the whole queue of the
   connector waits for its next retry, whose delay grows with its failure streak.
 - Outcomes are written in batches by one recorder; a crash before a write costs a duplicate push
@@ -137,7 +138,8 @@ class Dispatcher:
         log.info("dispatcher_stopped", leases_released=released)
 
     async def run_until_idle(self) -> int:
-        """Push until nothing is due now, writing every outcome; returns pushes attempted.
+        """Push until nothing is due now, writing every outcome; returns deliveries claimed
+        (pushed, or settled without a push: expired, dropped, or behind a failed push).
 
         For tests and tools: deterministic, no background tasks left behind.
         """
@@ -156,31 +158,41 @@ class Dispatcher:
         # Hold at most twice what can be in flight, so a claim never outruns its lease.
         return 2 * self._settings.push_concurrency - len(self._held)
 
+    def _claim_threshold(self) -> int:
+        return min(self._settings.claim_batch, self._settings.push_concurrency) // 2 + 1
+
+    def _lane_cap(self) -> int:
+        return 4 * self._settings.connector_concurrency
+
     def _busy_connectors(self) -> list[str]:
-        cap = 4 * self._settings.connector_concurrency
+        cap = self._lane_cap()
         return [cid for cid, lane in self._lanes.items() if lane.claimed >= cap or lane.failed]
 
     async def _claim_and_spawn(self, limit: int | None = None) -> int:
+        self._capacity.clear()
         room = min(self._room(), limit or self._settings.claim_batch)
-        if room < min(self._settings.claim_batch, self._settings.push_concurrency) // 2 + 1:
+        if room < self._claim_threshold():
             return 0
         self._work.clear()
         now = self._clock()
         lease_until = now + timedelta(seconds=self._settings.lease)
-        rows = await deliveries.claim(self._db, now, room, lease_until, self._busy_connectors())
+        rows = await deliveries.claim(
+            self._db, now, room, lease_until, self._busy_connectors(), self._lane_cap()
+        )
         for row in rows:
             self._held.add(row["id"])
             self._spawn(row, now)
         return len(rows)
 
     async def _wait_for_work(self) -> None:
-        self._capacity.clear()
-        waiters = [asyncio.ensure_future(self._work.wait())]
-        if self._room() <= self._settings.push_concurrency:
-            waiters.append(asyncio.ensure_future(self._capacity.wait()))
+        waiters = [
+            asyncio.ensure_future(self._work.wait()),
+            asyncio.ensure_future(self._capacity.wait()),
+        ]
         try:
-            await asyncio.wait(waiters, timeout=self._settings.poll_interval,
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                waiters, timeout=self._settings.poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             for waiter in waiters:
                 waiter.cancel()
@@ -197,7 +209,6 @@ class Dispatcher:
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        self._capacity.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery_task_failed", error=repr(task.exception()))
 
@@ -224,6 +235,8 @@ class Dispatcher:
             self._outcome(row, connector, lane, result)
         finally:
             lane.claimed -= 1
+            if lane.claimed == self._lane_cap() - 1:
+                self._capacity.set()  # a full lane may take more again
             if lane.claimed == 0 and self._lanes.get(row["connector_id"]) is lane:
                 del self._lanes[row["connector_id"]]
 
@@ -291,8 +304,8 @@ class Dispatcher:
 
     def _queued_outcome(self, row: asyncpg.Record) -> None:
         self._pending.size += 1
-        if self._pending.size >= RECORD_BATCH:
-            self._recorded.set()
+        if self._pending.size >= RECORD_BATCH or self._room() < self._claim_threshold():
+            self._recorded.set()  # written outcomes free room to claim more
 
     # -- recording -------------------------------------------------------------------------
 
@@ -303,7 +316,9 @@ class Dispatcher:
             self._recorded.clear()
             try:
                 await self._record()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except (
+                OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError
+            ) as error:
                 # Kept for the next round; the leases cover a longer outage.
                 log.warning("outcomes_not_recorded", error=type(error).__name__)
                 await asyncio.sleep(RECORD_INTERVAL * 10)
@@ -325,6 +340,7 @@ class Dispatcher:
         self._held.difference_update(outcomes.done)
         for failure in outcomes.failed.values():
             self._held.difference_update(failure.delivery_ids)
+        self._capacity.set()  # room to claim more
         for project_id, connector_id in disabled:
             self._registry.invalidate(project_id)
             self._metrics.connectors_auto_disabled.inc()
@@ -341,9 +357,8 @@ class Dispatcher:
             kept.delivery_ids.extend(failure.delivery_ids)
             if failure.retry_after is not None:
                 kept.retry_after = max(kept.retry_after or 0.0, failure.retry_after)
-        for key, counts in newer.stats.items():
-            total = merged.stats.setdefault(key, [0, 0])
+        for stats_key, counts in newer.stats.items():
+            total = merged.stats.setdefault(stats_key, [0, 0])
             total[0] += counts[0]
             total[1] += counts[1]
         self._pending = _Pending(merged, pending.size + self._pending.size)
-

@@ -124,7 +124,9 @@ class Metrics:
             "gateway_retries_scheduled", "Failed pushes scheduled for another try.", registry=r
         )
         self.deliveries_expired = Counter(
-            "gateway_deliveries_expired", "Deliveries dropped unsent at their age limit.", registry=r
+            "gateway_deliveries_expired",
+            "Deliveries dropped unsent at their age limit.",
+            registry=r,
         )
         self.connectors_auto_disabled = Counter(
             "gateway_connectors_auto_disabled",

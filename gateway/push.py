@@ -136,4 +136,3 @@ def client_session(
         skip_auto_headers=("User-Agent",),
         headers={"User-Agent": "data-connector-gateway"},
     )
-

@@ -68,14 +68,23 @@ def metric_names(expr: str) -> set[str]:
     return {name for name in _IDENTIFIER.findall(text) if name.lower() not in _KEYWORDS}
 
 
+def exported_families() -> dict[str, str]:
+    """Name → type of every metric family the gateway exports (counters without `_total`)."""
+    text = generate_latest(Metrics().registry).decode()
+    return {
+        family.name: family.type
+        for family in text_string_to_metric_families(text)
+        if not family.name.endswith("_created")
+    }
+
+
 def exported_series() -> set[str]:
     """Every series name the gateway's registry exposes, whether or not it has samples yet."""
-    text = generate_latest(Metrics().registry).decode()
-    names: set[str] = set()
-    for family in text_string_to_metric_families(text):
-        names.update(f"{family.name}{suffix}" for suffix in _SUFFIXES[family.type])
-        names.update(sample.name for sample in family.samples)
-    return names
+    return {
+        f"{name}{suffix}"
+        for name, kind in exported_families().items()
+        for suffix in _SUFFIXES[kind]
+    }
 
 
 def load_dashboard() -> dict[str, Any]:

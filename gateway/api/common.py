@@ -22,6 +22,8 @@ from gateway.metrics import Metrics
 T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 100
+# What a connector or device id in a path or a body may look like; anything else is unknown.
+RESOURCE_ID = r"[A-Za-z0-9_\-]{1,64}"
 
 
 @dataclass(frozen=True)
@@ -74,9 +76,7 @@ async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
     limit = services(request).settings.max_body
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"request body larger than {limit} bytes")
-    raw = await request.content.read(limit + 1)
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"request body larger than {limit} bytes")
+    raw = await _read_at_most(request, limit)
     if not raw.strip():
         if allow_empty:
             return {}
@@ -85,6 +85,16 @@ async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise BadRequest(f"malformed JSON: {error}") from None
+
+
+async def _read_at_most(request: web.Request, limit: int) -> bytes:
+    """The whole body (a single read may return only the first chunk), or PayloadTooLarge."""
+    raw = bytearray()
+    while chunk := await request.content.read(limit + 1 - len(raw)):
+        raw += chunk
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"request body larger than {limit} bytes")
+    return bytes(raw)
 
 
 def json_object(body: Any) -> dict[str, Any]:
@@ -125,9 +135,12 @@ def decode_page_token(token: str) -> str:
     if not token:
         return ""
     try:
-        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        key = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadRequest("invalid pageToken") from None
+    if "\0" in key:
+        raise BadRequest("invalid pageToken")
+    return key
 
 
 def page(rows: list[T], size: int, key: Callable[[T], str]) -> tuple[list[T], str]:

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from gateway import auth, latency
 from gateway.api.common import (
+    RESOURCE_ID,
     authorize,
     json_object,
     json_response,
@@ -26,7 +27,7 @@ METRICS_WINDOW = timedelta(hours=3)
 
 routes = web.RouteTableDef()
 BASE = "/v2/projects/{project}/dataconnectors"
-ONE = BASE + "/{connector:[^/:]+}"
+ONE = BASE + "/{connector:" + RESOURCE_ID + "}"
 
 
 def _render(connector: Connector, principal: auth.Principal) -> dict[str, object]:

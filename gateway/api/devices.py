@@ -14,6 +14,7 @@ from aiohttp import web
 
 from gateway import auth, ingest
 from gateway.api.common import (
+    RESOURCE_ID,
     authorize,
     json_object,
     json_response,
@@ -30,10 +31,10 @@ from gateway.store import devices
 
 routes = web.RouteTableDef()
 BASE = "/v2/projects/{project}/devices"
-ONE = BASE + "/{device:[^/:]+}"
+ONE = BASE + "/{device:" + RESOURCE_ID + "}"
 MAX_LABELS, MAX_LABEL_TEXT = 100, 1024
 MAX_BATCH_DEVICES = 1000
-_DEVICE_NAME = re.compile(r"^projects/([^/]+)/devices/([^/]+)$")
+_DEVICE_NAME = re.compile(r"^projects/([^/]+)/devices/(" + RESOURCE_ID + ")$")
 
 
 def device_json(project_id: str, row: asyncpg.Record, reported: dict[str, Any]) -> dict[str, Any]:
@@ -52,10 +53,12 @@ def parse_labels(value: Any, name: str) -> dict[str, str]:
     if len(value) > MAX_LABELS:
         raise BadRequest(f"{name} may hold at most {MAX_LABELS} labels")
     for key, text in value.items():
-        if not key or len(key) > MAX_LABEL_TEXT:
-            raise BadRequest(f"{name}: label keys must be 1 to {MAX_LABEL_TEXT} characters")
-        if not isinstance(text, str) or len(text) > MAX_LABEL_TEXT:
-            raise BadRequest(f"{name}.{key} must be a string of at most {MAX_LABEL_TEXT} characters")
+        if not key or len(key) > MAX_LABEL_TEXT or "\0" in key:
+            raise BadRequest(f"{name}: label keys must be 1 to {MAX_LABEL_TEXT} characters, no NUL")
+        if not isinstance(text, str) or len(text) > MAX_LABEL_TEXT or "\0" in text:
+            raise BadRequest(
+                f"{name}.{key} must be a string of at most {MAX_LABEL_TEXT} characters, no NUL"
+            )
     return value
 
 
@@ -67,11 +70,11 @@ async def create_device(request: web.Request) -> web.Response:
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(unknown)}")
     device_type = body.get("type")
-    if device_type not in DEVICE_TYPES:
+    if not isinstance(device_type, str) or device_type not in DEVICE_TYPES:
         raise BadRequest(f"type must be one of {', '.join(sorted(DEVICE_TYPES))}")
     labels = parse_labels(body.get("labels", {}), "labels")
     product_number = body.get("productNumber", "")
-    if not isinstance(product_number, str) or len(product_number) > 64:
+    if not isinstance(product_number, str) or len(product_number) > 64 or "\0" in product_number:
         raise BadRequest("productNumber must be a string of at most 64 characters")
     svc = services(request)
     row = await devices.insert(

@@ -19,8 +19,9 @@ log = structlog.get_logger(__name__)
 # Errors that mean "the database is away", not "the request is wrong".
 _DATABASE_DOWN = (
     asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
+    asyncpg.OperatorInterventionError,  # shutting down, starting up, terminated by an admin
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # asyncpg's state after the server ended an idle connection
     ConnectionError,
     OSError,
     asyncio.TimeoutError,
@@ -46,7 +47,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         message = error.reason if error.status != 413 else "request body too large"
         status = 400 if error.status == 413 else error.status
-        return error_response(status, message, dict(error.headers) if status == 405 else None)
+        allow = error.headers.get("Allow")
+        return error_response(status, message, {"Allow": allow} if allow is not None else None)
     except _DATABASE_DOWN as error:
         log.warning("database_unavailable", error=type(error).__name__, path=request.path)
         return error_response(503, "service unavailable, retry shortly", {"Retry-After": "2"})

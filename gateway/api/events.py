@@ -6,6 +6,7 @@ delivery per matching connector are committed.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from aiohttp import web
 
 from gateway import auth, ingest
 from gateway.api.common import (
+    RESOURCE_ID,
     authorize,
     decode_page_token,
     encode_page_token,
@@ -31,6 +33,7 @@ routes = web.RouteTableDef()
 MAX_BATCH = 1000
 HISTORY_PAGE = 1000
 HISTORY_DEFAULT_SPAN = timedelta(hours=24)
+_DEVICE_ID = re.compile(RESOURCE_ID)
 
 
 def _parse(body: Any, now: datetime) -> tuple[str, dict[str, Any]]:
@@ -46,7 +49,7 @@ async def _store(request: web.Request, project_id: str, events: list[ingest.NewE
     await ingest.store(svc.db, project_id, events, svc.now(), max_age, svc.metrics)
 
 
-@routes.post("/v2/projects/{project}/devices/{device:[^/:]+}:publish")
+@routes.post("/v2/projects/{project}/devices/{device:" + RESOURCE_ID + "}:publish")
 async def publish(request: web.Request) -> web.Response:
     """DT emulator's call: body {"<eventType>": {...}}; `?eventId=` makes it idempotent."""
     _, project_id = await authorize(request, auth.DEVELOPER)
@@ -78,7 +81,7 @@ def _batch_event(item: Any, index: int, now: datetime) -> ingest.NewEvent:
     if not isinstance(item, dict) or set(item) - {"device", "eventId", "data"}:
         raise BadRequest(f"events[{index}] must be an object with device, data and eventId")
     device = item.get("device")
-    if not isinstance(device, str) or not device or "/" in device:
+    if not isinstance(device, str) or not _DEVICE_ID.fullmatch(device):
         raise BadRequest(f"events[{index}].device must be a device id")
     try:
         event_type, data = parse_publish(item.get("data"), now)
@@ -95,6 +98,8 @@ def _time_range(request: web.Request, now: datetime) -> tuple[datetime, datetime
         start = parse_timestamp(start_text) if start_text else end - HISTORY_DEFAULT_SPAN
     except InvalidEventData as error:
         raise BadRequest(f"startTime/endTime: {error}") from None
+    except OverflowError:
+        raise BadRequest("endTime is too early") from None
     if start > end:
         raise BadRequest("startTime must not be after endTime")
     return start, end
@@ -120,7 +125,7 @@ def _history_cursor(request: web.Request, start: datetime) -> tuple[datetime, st
         raise BadRequest("invalid pageToken") from None
 
 
-@routes.get("/v2/projects/{project}/devices/{device:[^/:]+}/events")
+@routes.get("/v2/projects/{project}/devices/{device:" + RESOURCE_ID + "}/events")
 async def event_history(request: web.Request) -> web.Response:
     _, project_id = await authorize(request, auth.USER)
     device_id = request.match_info["device"]

@@ -27,7 +27,10 @@ async def token(request: web.Request) -> web.Response:
         raise BadRequest("send a form: grant_type and assertion")
     if request.content_length is None or request.content_length > 16384:
         raise BadRequest("the form must be at most 16 KiB, with a Content-Length")
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("the form is not valid UTF-8 form data") from None
     if form.get("grant_type") != auth.JWT_BEARER_GRANT:
         raise BadRequest(f"grant_type must be {auth.JWT_BEARER_GRANT}")
     assertion = form.get("assertion")

@@ -57,9 +57,17 @@ async def enqueue_sync(
 
 
 async def claim(
-    db: asyncpg.Pool, now: datetime, limit: int, lease_until: datetime, busy: Sequence[str]
+    db: asyncpg.Pool,
+    now: datetime,
+    limit: int,
+    lease_until: datetime,
+    busy: Sequence[str],
+    per_connector: int,
 ) -> list[asyncpg.Record]:
-    return await db.fetch(sql("claim_deliveries"), now, limit, lease_until, list(busy))
+    """Up to `limit` due deliveries, at most `per_connector` of any connector, none of `busy`."""
+    return await db.fetch(
+        sql("claim_deliveries"), now, limit, lease_until, list(busy), per_connector
+    )
 
 
 async def release(db: asyncpg.Pool, ids: Sequence[int], now: datetime) -> None:

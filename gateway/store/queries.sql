@@ -170,19 +170,26 @@ WHERE project_id = $1 AND (cardinality($5::text[]) = 0 OR event_type = ANY ($5::
 
 -- name: claim_deliveries
 -- Claims due deliveries, oldest first, skipping rows other dispatchers hold and connectors whose
--- lanes here are full. The claim moves due_at past the lease: if this process dies, the rows
--- become due again by themselves.
+-- lanes here are full. At most $5 of one connector are taken: a long queue (or a dead endpoint's)
+-- never fills a whole claim; the rest of the rows read stay for the next claims as they were.
+-- The claim moves due_at past the lease: if this process dies, the rows become due again.
 WITH due AS (
-    SELECT id FROM deliveries
+    SELECT id, project_id, connector_id, due_at FROM deliveries
     WHERE due_at <= $1 AND connector_id <> ALL ($4::text[])
     ORDER BY due_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
+), taken AS (
+    SELECT id FROM (
+        SELECT id, row_number() OVER (PARTITION BY project_id, connector_id ORDER BY due_at) AS n
+        FROM due
+    ) ranked
+    WHERE n <= $5
 )
 UPDATE deliveries d
 SET due_at = $3, attempts = d.attempts + 1
-FROM due, events e
-WHERE d.id = due.id AND e.project_id = d.project_id AND e.id = d.event_id
+FROM taken, events e
+WHERE d.id = taken.id AND e.project_id = d.project_id AND e.id = d.event_id
 RETURNING d.id, d.project_id, d.connector_id, d.attempts, d.expires_at,
           e.id AS event_id, e.device_id, e.body, e.labels, e.device_type, e.product_number,
           e.created_at AS stored_at;

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
+from unittest import mock
 
 import orjson
 import pytest
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.streams import StreamReader
+from aiohttp.test_utils import make_mocked_request
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from gateway.api.common import SERVICES, Services, read_json
+from gateway.clock import system_clock
 from gateway.config import Settings
 from tests.conftest import Account, Gateway
 from tests.integration.helpers import assert_error, snapshot
@@ -190,7 +198,6 @@ async def test_connector_patch_refuses_bad_bodies(gateway: Gateway) -> None:
         ("httpConfig.nope", {"httpConfig": {"url": HOOK}}),
         ("httpConfig.url", {}),
         ("httpConfig.url", {"httpConfig": {"url": "http://example.com"}}),
-        ("status", {}),
         ("status", {"status": "SYSTEM_DISABLED"}),
         ("events", {"events": ["nope"]}),
     ],
@@ -212,6 +219,8 @@ async def test_device_create_and_batch_update_refuse_bad_bodies(gateway: Gateway
         {"type": "toaster"},
         {"type": 5},
         {"type": None},
+        {"type": []},
+        {"type": {"touch": 1}},
         {"type": "touch", "labels": []},
         {"type": "touch", "labels": {"a": 1}},
         {"type": "touch", "labels": {"": "x"}},
@@ -338,11 +347,27 @@ async def chunks(raw: bytes, size: int = 512) -> AsyncIterator[bytes]:
 
 async def test_a_body_sent_in_chunks_is_read_whole(gateway: Gateway) -> None:
     w = await world(gateway)
-    body = {"httpConfig": {"url": HOOK}, "displayName": "x" * (MAX_BODY - 200)}
-    created = await gateway.call(
-        "POST", w.path("create"), w.account, data=chunks(orjson.dumps(body), 256)
-    )
-    assert created["displayName"] == body["displayName"]
+    headers = {f"x-header-{i}": "v" * 60 for i in range(45)}
+    raw = orjson.dumps({"httpConfig": {"url": HOOK, "headers": headers}})
+    assert 3 * MAX_BODY // 4 < len(raw) <= MAX_BODY
+    created = await gateway.call("POST", w.path("create"), w.account, data=chunks(raw, 256))
+    assert created["httpConfig"]["headers"] == headers
+
+
+async def test_read_json_waits_for_the_rest_of_the_body() -> None:
+    app = web.Application()
+    alone = Settings(database_url="postgresql://unused", max_body=MAX_BODY)
+    app[SERVICES] = Services(alone, cast(Any, None), system_clock, cast(Any, None))
+    reader = StreamReader(mock.Mock(_reading_paused=False), 2**16, loop=asyncio.get_running_loop())
+    raw = orjson.dumps({"httpConfig": {"url": HOOK}, "displayName": "x" * 200})
+    reader.feed_data(raw[:100])
+    reading = asyncio.create_task(read_json(make_mocked_request("POST", "/", app=app,
+                                                                payload=reader)))
+    await asyncio.sleep(0)  # one turn of the loop: the first part has been read
+    assert not reading.done()
+    reader.feed_data(raw[100:])
+    reader.feed_eof()
+    assert await reading == orjson.loads(raw)
 
 
 async def test_token_endpoint_refuses_bad_forms(gateway: Gateway) -> None:
@@ -442,44 +467,55 @@ CONNECTOR = st.fixed_dictionaries(
                   "labels": ANY, "type": ANY, "name": ANY},
 ) | ANY
 DEVICE = shaped("type", "labels", "productNumber") | ANY
-BATCH = st.fixed_dictionaries(
-    {}, optional={"devices": ANY | st.lists(TEXTS, max_size=3), "addLabels": ANY,
-                  "removeLabels": ANY},
-) | ANY
 EVENT_TYPE = st.sampled_from(["touch", "temperature", "humidity", "networkStatus",
                               "labelsChanged", "co2", "nope"])
 PUBLISH = st.dictionaries(EVENT_TYPE, shaped("updateTime", "value", "samples", "state") | ANY,
                           min_size=1, max_size=2) | ANY
-PUBLISH_BATCH = st.fixed_dictionaries(
-    {"events": st.lists(st.fixed_dictionaries({"device": TEXTS, "data": PUBLISH},
-                                              optional={"eventId": ANY}) | ANY, max_size=3)},
-) | ANY
-BODIES = {"create": CONNECTOR, "patch": CONNECTOR, "device": DEVICE, "batch": BATCH,
-          "publish": PUBLISH, "publishBatch": PUBLISH_BATCH}
+
+
+def bodies(w: World) -> dict[str, st.SearchStrategy[Any]]:
+    """A body strategy per route, naming the world's device some of the time."""
+    device = st.sampled_from([w.device, "emu00000000000000000000"]) | TEXTS
+    name = st.sampled_from([w.device_name(), w.device]) | TEXTS
+    batch = st.fixed_dictionaries(
+        {}, optional={"devices": st.lists(name, max_size=3) | ANY, "addLabels": ANY,
+                      "removeLabels": ANY},
+    ) | ANY
+    event = st.fixed_dictionaries({"device": device, "data": PUBLISH}, optional={"eventId": ANY})
+    publish_batch = st.fixed_dictionaries({"events": st.lists(event | ANY, max_size=3)}) | ANY
+    return {"create": CONNECTOR, "patch": CONNECTOR, "device": DEVICE, "batch": batch,
+            "publish": PUBLISH, "publishBatch": publish_batch}
+
+
+@pytest_asyncio.fixture
+async def fuzzed(gateway: Gateway) -> World:
+    """One world for every example of a property test."""
+    return await world(gateway)
 
 
 @hypothesis_settings(
     max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data())
-async def test_arbitrary_json_never_makes_a_500(gateway: Gateway, data: st.DataObject) -> None:
-    account = await gateway.project()
-    w = World(account, "c00000000000000000000", "emu00000000000000000000")
-    route = data.draw(st.sampled_from([*BODIES, "token"]), label="route")
+async def test_arbitrary_json_never_makes_a_500(
+    gateway: Gateway, fuzzed: World, data: st.DataObject
+) -> None:
+    strategies = bodies(fuzzed)
+    route = data.draw(st.sampled_from([*strategies, "token"]), label="route")
     if route == "token":
         form = data.draw(st.dictionaries(st.sampled_from(["grant_type", "assertion"]),
                                          st.text(max_size=30)), label="form")
         async with gateway.client.post("/oauth2/token", data=form) as response:
-            await check(response.status, await response.json())
+            check(response.status, await response.json())
         return
-    body = data.draw(BODIES[route], label="body")
+    body = data.draw(strategies[route], label="body")
     async with gateway.client.request(
-        w.method(route), w.path(route), json=body, headers=account.headers
+        fuzzed.method(route), fuzzed.path(route), json=body, headers=fuzzed.account.headers
     ) as response:
-        await check(response.status, await response.json())
+        check(response.status, await response.json())
 
 
-async def check(status: int, body: Any) -> None:
+def check(status: int, body: Any) -> None:
     assert status < 500, body
     if status >= 400:
         assert_error(body, status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 
@@ -9,7 +10,15 @@ import jwt
 import orjson
 
 from tests.conftest import Gateway
-from tests.integration.support import connector_id, payload, publish_batch, queued, relabel
+from tests.integration.support import (
+    black_hole,
+    connector_id,
+    eventually,
+    payload,
+    publish_batch,
+    queued,
+    relabel,
+)
 from tests.receiver import Answer, Receiver
 
 SECRET = "a-signature-secret-of-reasonable-length"
@@ -218,11 +227,15 @@ async def test_publish_is_idempotent(gateway: Gateway, receiver: Receiver) -> No
     device = await gateway.device(account)
     await gateway.publish(account, device, {"temperature": {"value": 1}}, event_id="once")
     await gateway.publish(account, device, {"temperature": {"value": 1}}, event_id="once")
-    await publish_batch(gateway, account, [
-        {"device": device, "eventId": "once", "data": {"temperature": {"value": 1}}},
-        {"device": device, "eventId": "twice", "data": {"temperature": {"value": 2}}},
-        {"device": device, "eventId": "twice", "data": {"temperature": {"value": 2}}},
-    ])
+    await publish_batch(
+        gateway,
+        account,
+        [
+            {"device": device, "eventId": "once", "data": {"temperature": {"value": 1}}},
+            {"device": device, "eventId": "twice", "data": {"temperature": {"value": 2}}},
+            {"device": device, "eventId": "twice", "data": {"temperature": {"value": 2}}},
+        ],
+    )
 
     assert await gateway.deliver() == 2
 
@@ -238,10 +251,12 @@ async def test_batch_naming_an_unknown_device_stores_nothing(
     await gateway.connector(account, receiver.url("/hook"))
     device = await gateway.device(account)
     path = f"/v2/projects/{account.project_id}/devices:publishBatch"
-    body = {"events": [
-        {"device": device, "eventId": "known", "data": {"temperature": {"value": 1}}},
-        {"device": "nosuchdevice", "eventId": "unknown", "data": {"temperature": {"value": 1}}},
-    ]}
+    body = {
+        "events": [
+            {"device": device, "eventId": "known", "data": {"temperature": {"value": 1}}},
+            {"device": "nosuchdevice", "eventId": "unknown", "data": {"temperature": {"value": 1}}},
+        ]
+    }
 
     await gateway.call("POST", path, account, expect=404, json=body)
 
@@ -274,3 +289,21 @@ async def test_a_connector_the_cache_has_not_seen_yet_still_receives(
     assert await gateway.deliver() == 2
 
     assert len(receiver.at("/second")) == 1
+
+
+async def test_one_round_delivers_to_the_healthy_while_the_dead_times_out(
+    gateway: Gateway, receiver: Receiver
+) -> None:
+    account = await gateway.project()
+    device = await gateway.device(account)
+    async with black_hole() as dead_url:
+        await gateway.connector(account, dead_url + "/hook")
+        await gateway.connector(account, receiver.url("/healthy"))
+        for value in range(10):
+            await gateway.publish(account, device, {"temperature": {"value": value}})
+
+        deliver = asyncio.create_task(gateway.deliver())
+        within = gateway.settings.push_timeout * 0.75
+        await eventually(lambda: len(receiver.at("/healthy")) == 10, timeout=within)
+        assert not deliver.done()  # the dead endpoint's pushes are still waiting
+        assert await deliver == 20

@@ -49,9 +49,7 @@ async def failing_connector(
 
 
 @pytest.mark.parametrize("status", [429, 503])
-async def test_retry_after_is_honoured(
-    gateway: Gateway, receiver: Receiver, status: int
-) -> None:
+async def test_retry_after_is_honoured(gateway: Gateway, receiver: Receiver, status: int) -> None:
     account, connector, device = await failing_connector(
         gateway, receiver, "/busy", Answer(status, headers={"Retry-After": "120"}), Answer(200)
     )

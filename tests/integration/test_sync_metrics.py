@@ -201,10 +201,11 @@ def index_names(plan: Any) -> set[str]:
 async def test_claim_uses_the_due_index(gateway: Gateway) -> None:
     now: datetime = gateway.clock()
     await gateway.db.execute(
+        # 5,000 rows over 50 connectors; one in fifty due, the others due within the next hours.
         """INSERT INTO deliveries (project_id, connector_id, event_id, due_at, expires_at,
                                    created_at)
            SELECT 'p', 'c' || (i % 50), 'e' || i,
-                  $1::timestamptz + (CASE WHEN i % 50 = 0 THEN -1 ELSE 1 END) * i * interval '1 second',
+                  $1::timestamptz + CASE WHEN i % 50 = 0 THEN -i ELSE i END * interval '1 s',
                   $1 + interval '12 hours', $1
            FROM generate_series(1, 5000) AS i""",
         now,
@@ -217,6 +218,7 @@ async def test_claim_uses_the_due_index(gateway: Gateway) -> None:
         100,
         now + timedelta(minutes=1),
         ["c1"],
+        32,
     )
 
     assert "deliveries_due" in index_names(orjson.loads(plan))

@@ -1,0 +1,294 @@
+"""The measurements. Each returns named figures; `run_all` runs them in order on one rig."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import client
+import orjson
+import rig as rigs
+from client import Api
+from cpu import CpuMeter, postgres_pids
+from rig import SECRET, Project, Rig
+
+from gateway import push
+from gateway.connectors import Connector
+from gateway.ingest import new_event
+
+Figures = dict[str, float]
+CONCURRENCY = 64  # the gateway's default GATEWAY_PUSH_CONCURRENCY
+LATENCY_RATE = 1000.0  # events/s
+LATENCY_BATCH = 10  # events per publish request at that rate
+SYNC_DATA: dict[str, dict[str, Any]] = {
+    "temperature": {"value": 21.5},
+    "touch": {},
+    "humidity": {"temperature": 21.5, "relativeHumidity": 40},
+    "objectPresent": {"state": "PRESENT"},
+    "batteryStatus": {"percentage": 90},
+}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each measurement does."""
+
+    repetitions: int
+    baseline_posts: int
+    throughput_events: int
+    latency_seconds: float
+    fanout_deliveries: int
+    tenants: int = 1000
+    tenant_connectors: int = 10
+    sync_devices: int = 10_000
+
+
+QUICK = Sizes(repetitions=1, baseline_posts=20_000, throughput_events=20_000,
+              latency_seconds=8, fanout_deliveries=20_000)
+FULL = Sizes(repetitions=3, baseline_posts=50_000, throughput_events=50_000,
+             latency_seconds=20, fanout_deliveries=50_000)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One burst of events pushed to every connector of a project."""
+
+    rate: float  # deliveries/s from the first publish to the last push received
+    ingest: float  # events/s acknowledged by the API
+    drain: float  # deliveries/s after the last publish was acknowledged (nan if none was left)
+    duplicates: int
+    verified: int
+    bad_signatures: int
+    cpu: dict[str, float]
+
+
+def meter(rig: Rig) -> CpuMeter:
+    receiver = rig.processes.pid_of("receiver")
+    return CpuMeter({
+        "gateway": lambda: [gateway.pid for gateway in rig.gateways],
+        "postgres": postgres_pids,
+        "receiver": lambda: [receiver],
+        "load": lambda: [os.getpid()],
+    })
+
+
+async def deliver(rig: Rig, apis: list[Api], project: Project, group: str, events: int,
+                  connectors: int) -> Delivery:
+    """Publish `events` in batches as fast as acknowledged, while the gateway pushes them; wait
+    until the receiver has every (connector, event) pair."""
+    await rig.receiver.reset()
+    cpu = meter(rig).start()
+    started = time.time()
+    publish_seconds = await client.publish_burst(apis, project.id, project.devices, events)
+    published = time.time()
+    left = events * connectors - (await rig.receiver.group(group))["distinct"]
+    expected = events * connectors
+    tally = await rig.receiver.wait_for(group, expected, timeout=max(120.0, expected / 400))
+    shares = cpu.stop()
+    drain = left / (tally["last"] - published) if left > 0.05 * expected else math.nan
+    return Delivery(
+        rate=expected / (tally["last"] - started),
+        ingest=events / publish_seconds,
+        drain=drain,
+        duplicates=tally["duplicates"],
+        verified=tally["verified"],
+        bad_signatures=tally["badSignatures"],
+        cpu=shares,
+    )
+
+
+def sample_push() -> tuple[bytes, dict[str, str]]:
+    """A push body and headers as the gateway renders them for a temperature event."""
+    now = datetime.now(UTC)
+    data = {"temperature": {"value": 21.5, "updateTime": client.rfc3339(time.time()),
+                            "samples": [{"value": 21.5, "sampleTime": client.rfc3339(0)}],
+                            "isBackfilled": False}}
+    event = new_event("emu0000000000000000000", "temperature", data, now, None)
+    metadata = {"deviceId": event.device_id, "projectId": "bench0000000000000000",
+                "deviceType": "temperature", "productNumber": ""}
+    body = push.render_body(orjson.dumps(event.to_json("bench0000000000000000")), {}, [],
+                            metadata)
+    connector = Connector(project_id="p", id="c", signature_secret=SECRET)
+    return body, push.request_headers(connector, body, time.time())
+
+
+async def baseline(rig: Rig, sizes: Sizes) -> Figures:
+    """Raw aiohttp client: the same body to the same receiver, 64 in flight, no gateway."""
+    await rig.receiver.reset()
+    body, headers = sample_push()
+    seconds = await client.post_raw(
+        rig.receiver.url("baseline"), body, headers, sizes.baseline_posts, CONCURRENCY
+    )
+    received = (await rig.receiver.group("baseline"))["received"]
+    if received != sizes.baseline_posts:
+        raise RuntimeError(f"baseline: receiver counted {received} of {sizes.baseline_posts}")
+    return {"baseline_s": sizes.baseline_posts / seconds}
+
+
+def delivery_figures(prefix: str, run: Delivery) -> Figures:
+    figures = {f"{prefix}_s": run.rate, f"{prefix}_ingest_s": run.ingest,
+               f"{prefix}_drain_s": run.drain, "duplicates": run.duplicates,
+               "verified": run.verified, "bad_signatures": run.bad_signatures}
+    figures.update({f"{prefix}_cpu_{role}": share for role, share in run.cpu.items()})
+    return figures
+
+
+def merge(total: Figures, more: Figures) -> None:
+    """Add `more` into `total`; the sanity counters add up, everything else is set."""
+    for key, value in more.items():
+        if key in ("duplicates", "verified", "bad_signatures"):
+            total[key] = total.get(key, 0) + value
+        else:
+            total[key] = value
+
+
+async def throughput(rig: Rig, sizes: Sizes, t: Project) -> Figures:
+    run = await deliver(rig, rig.apis(), t, "t", sizes.throughput_events, 1)
+    return delivery_figures("throughput", run)
+
+
+async def latency(rig: Rig, sizes: Sizes, t: Project) -> Figures:
+    """Publish → receiver at a fixed rate; the event's timestamp is its publish time."""
+    await rig.receiver.reset()
+    sent = await client.publish_paced(
+        rig.api(), t.id, t.devices, LATENCY_RATE, sizes.latency_seconds, LATENCY_BATCH
+    )
+    await rig.receiver.wait_for("t", sent, timeout=120)
+    quantiles = await rig.receiver.latency("t")
+    return {"latency_p50_ms": quantiles["p50"] * 1000, "latency_p99_ms": quantiles["p99"] * 1000,
+            "latency_max_ms": quantiles["max"] * 1000}
+
+
+async def fanout(rig: Rig, sizes: Sizes, connectors: int) -> tuple[Figures, Project]:
+    project = await rig.project(f"f{connectors}", connectors)
+    events = sizes.fanout_deliveries // connectors
+    run = await deliver(rig, rig.apis(), project, f"f{connectors}", events, connectors)
+    return delivery_figures(f"fanout{connectors}", run), project
+
+
+async def isolation(rig: Rig, sizes: Sizes, healthy: Project, reference: float) -> Figures:
+    """The same load as the 100-connector fan-out with a hanging and a failing endpoint added
+    to the project; only the healthy connectors' pushes are waited for."""
+    api = rig.api()
+    bad = [await api.create_connector(healthy.id, rig.receiver.url("hang"), SECRET),
+           await api.create_connector(healthy.id, rig.receiver.url("fail"), SECRET)]
+    connectors = len(healthy.connectors)
+    events = sizes.fanout_deliveries // connectors
+    run = await deliver(rig, rig.apis(), healthy, f"f{connectors}", events, connectors)
+    groups = await rig.receiver.groups()
+    for connector in bad:
+        await api.delete_connector(healthy.id, connector)
+    figures = delivery_figures("isolation", run)
+    figures["isolation_ratio"] = run.rate / reference
+    figures["isolation_hang_pushes"] = groups.get("hang", {}).get("received", 0)
+    figures["isolation_fail_pushes"] = groups.get("fail", {}).get("received", 0)
+    return figures
+
+
+async def _bounded(calls: list[Callable[[], Awaitable[None]]], concurrency: int) -> None:
+    pending = iter(calls)
+
+    async def worker() -> None:
+        for call in pending:
+            await call()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def scale(rig: Rig, sizes: Sizes, t: Project) -> Figures:
+    """Single-connector load before and after 10,000 connectors in 1,000 other projects exist
+    (made by SQL), and the gateway's memory once a push has gone to every one of them."""
+    before = await deliver(rig, rig.apis(), t, "t", sizes.throughput_events, 1)
+    apis, projects = await rigs.insert_tenants(rig, sizes.tenants, sizes.tenant_connectors)
+    await rig.receiver.reset()
+    started = time.perf_counter()
+    calls = [
+        lambda api=api, project=project: api.publish(
+            project, [{"device": f"dev{project}", "data": {"temperature": {"value": 1.0}}}]
+        )
+        for api, project in zip(apis, projects, strict=True)
+    ]
+    await _bounded(calls, 16)
+    await rig.receiver.wait_for("scale", sizes.tenants * sizes.tenant_connectors, timeout=300)
+    touched = time.perf_counter() - started
+    rss = rig.gateways[0].rss_mb()
+    after = await deliver(rig, rig.apis(), t, "t", sizes.throughput_events, 1)
+    figures = {"scale_before_s": before.rate, "scale_after_s": after.rate,
+               "scale_ratio": after.rate / before.rate, "scale_touch_seconds": touched,
+               "rss_mb": rss}
+    for run in (before, after):
+        merge(figures, {"duplicates": run.duplicates, "verified": run.verified,
+                        "bad_signatures": run.bad_signatures})
+    return figures
+
+
+async def sync(rig: Rig, sizes: Sizes) -> Figures:
+    """`:sync` of a connector in a project of 10,000 devices with 5 event types each."""
+    project = Project(await rig.sql_project("sync"))
+    devices = await rigs.insert_devices(rig, project.id, sizes.sync_devices)
+    api = rig.api()
+    batches = [
+        [{"device": device, "data": {kind: data}} for device in devices[i:i + client.BATCH]]
+        for kind, data in SYNC_DATA.items() for i in range(0, len(devices), client.BATCH)
+    ]
+    await _bounded([lambda b=b: api.publish(project.id, b) for b in batches], 2)
+    connector = await api.create_connector(project.id, rig.receiver.url("sync"), SECRET)
+    await rig.receiver.reset()
+    started_wall, started = time.time(), time.perf_counter()
+    await api.sync(project.id, connector)
+    enqueued = time.perf_counter() - started
+    expected = sizes.sync_devices * len(SYNC_DATA)
+    tally = await rig.receiver.wait_for("sync", expected, timeout=600)
+    delivered = tally["last"] - started_wall
+    return {"sync_enqueue_seconds": enqueued, "sync_deliver_seconds": delivered,
+            "sync_s": expected / delivered, "duplicates": tally["duplicates"],
+            "verified": tally["verified"], "bad_signatures": tally["badSignatures"]}
+
+
+async def two_processes(rig: Rig, sizes: Sizes, t: Project) -> Figures:
+    """A second gateway process on the same database; publishes alternate between them."""
+    second = await rig.add_gateway()
+    try:
+        run = await deliver(rig, rig.apis(), t, "t", sizes.throughput_events, 1)
+    finally:
+        rig.stop_gateway(second)
+    return delivery_figures("throughput2", run)
+
+
+async def warm_up(rig: Rig, t: Project) -> None:
+    """A small burst first, so that connections and caches are not part of any figure."""
+    await deliver(rig, rig.apis(), t, "t", 2_000, 1)
+
+
+async def run_all(rig: Rig, sizes: Sizes, log: Callable[[str], None]) -> Figures:
+    figures: Figures = {"rss_start_mb": rig.gateways[0].rss_mb()}
+
+    async def step(name: str, measurement: Awaitable[Figures]) -> None:
+        started = time.perf_counter()
+        merge(figures, await measurement)
+        log(f"  {name}: {time.perf_counter() - started:.1f} s")
+
+    await step("baseline", baseline(rig, sizes))
+    t = await rig.project("t", 1)
+    await warm_up(rig, t)
+    await step("throughput", throughput(rig, sizes, t))
+    figures["throughput_ratio"] = figures["throughput_s"] / figures["baseline_s"]
+    await step("latency", latency(rig, sizes, t))
+    figures["fanout1_s"] = figures["throughput_s"]
+    for connectors in (10, 100):
+        fan, project = await fanout(rig, sizes, connectors)
+        merge(figures, fan)
+    log(f"  fan-out: done ({figures['fanout10_s']:.0f}/s, {figures['fanout100_s']:.0f}/s)")
+    await step("isolation", isolation(rig, sizes, project, figures["fanout100_s"]))
+    await step("scale and memory", scale(rig, sizes, t))
+    await step("sync", sync(rig, sizes))
+    await step("two processes", two_processes(rig, sizes, t))
+    figures["throughput2_ratio"] = figures["throughput2_s"] / figures["baseline_s"]
+    figures["throughput2_gain"] = figures["throughput2_s"] / figures["throughput_s"]
+    return figures
