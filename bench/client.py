@@ -15,10 +15,15 @@ import orjson
 
 BATCH = 1000  # events per publishBatch request, the API's maximum
 PUBLISH_INFLIGHT = 2  # concurrent publishBatch requests while loading
+STALL_SECONDS = 30.0  # no new push for this long: the gateway is stuck, not slow
 
 
 class ApiError(RuntimeError):
-    pass
+    """The gateway's API answered something other than 200."""
+
+
+class Incomplete(RuntimeError):
+    """Not every expected push reached the receiver in time."""
 
 
 def rfc3339(moment: float) -> str:
@@ -70,8 +75,10 @@ def temperature_events(devices: list[str], count: int, start: int = 0) -> list[d
     """`count` temperature events whose updateTime is now: the publish time."""
     now = rfc3339(time.time())
     return [
-        {"device": devices[i % len(devices)],
-         "data": {"temperature": {"value": 20 + (i % 100) / 10, "updateTime": now}}}
+        {
+            "device": devices[i % len(devices)],
+            "data": {"temperature": {"value": 20 + (i % 100) / 10, "updateTime": now}},
+        }
         for i in range(start, start + count)
     ]
 
@@ -139,30 +146,48 @@ class Receiver:
             return orjson.loads(await answer.read())["groups"]  # type: ignore[no-any-return]
 
     async def group(self, name: str) -> dict[str, Any]:
-        empty = {"received": 0, "distinct": 0, "duplicates": 0, "first": 0.0, "last": 0.0,
-                 "verified": 0, "badSignatures": 0, "paths": 0}
+        empty = {
+            "received": 0,
+            "distinct": 0,
+            "duplicates": 0,
+            "first": 0.0,
+            "last": 0.0,
+            "verified": 0,
+            "badSignatures": 0,
+            "paths": 0,
+        }
         return (await self.groups()).get(name, empty)
 
     async def latency(self, name: str) -> dict[str, float]:
         async with self.session.get(f"{self.base_url}/stats/{name}/latency") as answer:
             return orjson.loads(await answer.read())  # type: ignore[no-any-return]
 
-    async def wait_for(self, name: str, distinct: int, timeout: float) -> dict[str, Any]:
-        """Poll until group `name` has `distinct` different pushes; fail after `timeout`."""
-        deadline = time.monotonic() + timeout
+    async def wait_for(
+        self, name: str, distinct: int, timeout: float, stall: float = STALL_SECONDS
+    ) -> dict[str, Any]:
+        """Poll until group `name` has `distinct` different pushes; fail after `timeout`, or
+        once nothing new has arrived for `stall` seconds."""
+        started = time.monotonic()
+        progress, progressed = -1, started
         while True:
             tally = await self.group(name)
             if tally["distinct"] >= distinct:
                 return tally
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"{name}: {tally['distinct']} of {distinct} pushes after {timeout:.0f} s"
+            now = time.monotonic()
+            if tally["distinct"] > progress:
+                progress, progressed = tally["distinct"], now
+            if now - started > timeout or now - progressed > stall:
+                why = "stalled" if now - progressed > stall else "too slow"
+                raise Incomplete(
+                    f"{name}: {tally['distinct']} of {distinct} pushes received, {why} "
+                    f"(nothing new for {now - progressed:.0f} s, {now - started:.0f} s in all)"
                 )
             await asyncio.sleep(0.05)
 
 
-async def post_raw(url: str, body: bytes, headers: dict[str, str], total: int,
-                   concurrency: int) -> float:
+async def post_raw(
+    url: str, body: bytes, headers: dict[str, str], total: int, concurrency: int
+) -> float:
     """POST `body` `total` times with `concurrency` in flight; returns the seconds taken."""
     connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=0)
     remaining = iter(range(total))

@@ -68,5 +68,21 @@ class CpuMeter:
             before = self._before.get(role, {})
             used = sum(process_seconds(pid) - before.get(pid, 0.0) for pid in pids())
             shares[role] = 100 * used / wall
-        shares["machine"] = 100 * (machine_busy_seconds() - self._machine) / wall
+        machine = 100 * (machine_busy_seconds() - self._machine) / wall
+        shares["other"] = max(0.0, machine - sum(shares.values()))
+        shares["machine"] = machine
         return shares
+
+
+async def quiet_machine(limit: float, window: float, max_wait: float) -> float:
+    """Wait until the whole machine was busy less than `limit` % (of one core) over `window`
+    seconds, at most `max_wait` seconds; returns the last share measured."""
+    import asyncio
+
+    deadline = time.monotonic() + max_wait
+    while True:
+        before, started = machine_busy_seconds(), time.monotonic()
+        await asyncio.sleep(window)
+        share = 100 * (machine_busy_seconds() - before) / (time.monotonic() - started)
+        if share < limit or time.monotonic() > deadline:
+            return share

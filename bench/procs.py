@@ -46,10 +46,16 @@ class Processes:
         self._children: list[subprocess.Popen[bytes]] = []
         self._by_name: dict[str, subprocess.Popen[bytes]] = {}
 
-    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, name: str, args: list[str], env: dict[str, str], cwd: Path = ROOT
+    ) -> subprocess.Popen[bytes]:
         with (self.log_dir / f"{name}.log").open("ab") as log:
             child = subprocess.Popen(
-                args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                args,
+                cwd=cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches only us; we stop the children
             )
         self._children.append(child)
@@ -110,25 +116,29 @@ class Gateway:
         raise RuntimeError("no VmRSS line")
 
 
-def gateway_env(database_url: str, **settings: str) -> dict[str, str]:
-    """This environment minus GATEWAY_*, plus the benchmark's gateway settings."""
+def gateway_env(database_url: str, source: Path, **settings: str) -> dict[str, str]:
+    """This environment minus GATEWAY_*, plus the benchmark's gateway settings; the gateway's
+    code is imported from `source` (a checkout's root)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("GATEWAY_")}
-    env.update({
-        "GATEWAY_DATABASE_URL": database_url,
-        "GATEWAY_ALLOW_INSECURE_TARGETS": "true",
-        "GATEWAY_LOG_LEVEL": "warning",
-        "GATEWAY_LOG_FORMAT": "json",
-    })
+    env.update(
+        {
+            "PYTHONPATH": str(source),
+            "GATEWAY_DATABASE_URL": database_url,
+            "GATEWAY_ALLOW_INSECURE_TARGETS": "true",
+            "GATEWAY_LOG_LEVEL": "warning",
+            "GATEWAY_LOG_FORMAT": "json",
+        }
+    )
     env.update({f"GATEWAY_{key.upper()}": value for key, value in settings.items()})
     return env
 
 
 def start_gateway(
-    processes: Processes, name: str, database_url: str, **settings: str
+    processes: Processes, name: str, database_url: str, source: Path, **settings: str
 ) -> Gateway:
     port = free_port()
-    env = gateway_env(database_url, port=str(port), **settings)
-    child = processes.spawn(name, [sys.executable, "-m", "gateway", "serve"], env)
+    env = gateway_env(database_url, source, port=str(port), **settings)
+    child = processes.spawn(name, [sys.executable, "-m", "gateway", "serve"], env, source)
     gateway = Gateway(child, port)
     wait_until_ready(child, gateway.url + "/readyz", 60, name)
     return gateway
@@ -136,19 +146,29 @@ def start_gateway(
 
 def start_receiver(processes: Processes, secret: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    args = [sys.executable, str(ROOT / "bench" / "receiver.py"), "--port", str(port),
-            "--secret", secret]
+    args = [
+        sys.executable,
+        str(ROOT / "bench" / "receiver.py"),
+        "--port",
+        str(port),
+        "--secret",
+        secret,
+    ]
     child = processes.spawn("receiver", args, dict(os.environ))
     url = f"http://127.0.0.1:{port}"
     wait_until_ready(child, url + "/stats", 30, "receiver")
     return child, url
 
 
-def admin(database_url: str, *arguments: str) -> dict[str, str]:
+def admin(database_url: str, source: Path, *arguments: str) -> dict[str, str]:
     """`python -m gateway admin ...`, returning its JSON answer."""
     done = subprocess.run(
         [sys.executable, "-m", "gateway", "admin", *arguments],
-        cwd=ROOT, env=gateway_env(database_url), capture_output=True, check=True, timeout=120,
+        cwd=source,
+        env=gateway_env(database_url, source),
+        capture_output=True,
+        check=True,
+        timeout=120,
     )
     return orjson.loads(done.stdout)  # type: ignore[no-any-return]
 

@@ -137,12 +137,14 @@ class Counter:
 
 def application(counter: Counter) -> web.Application:
     app = web.Application(client_max_size=4 * 1024 * 1024)
-    app.add_routes([
-        web.get("/stats", counter.stats),
-        web.get("/stats/{group}/latency", counter.latency),
-        web.post("/reset", counter.reset),
-        web.post("/{path:.*}", counter.push),
-    ])
+    app.add_routes(
+        [
+            web.get("/stats", counter.stats),
+            web.get("/stats/{group}/latency", counter.latency),
+            web.post("/reset", counter.reset),
+            web.post("/{path:.*}", counter.push),
+        ]
+    )
     return app
 
 

@@ -27,71 +27,126 @@ class Figure:
 
 
 SECTIONS: list[tuple[str, list[Figure]]] = [
-    ("Throughput", [
-        Figure("baseline_s", "Baseline: raw aiohttp POSTs/s to the receiver, 64 in flight", "/s"),
-        Figure("throughput_s", "Durable signed deliveries/s end to end, 1 process", "/s"),
-        Figure("throughput_ratio", "  ratio to baseline", "", "≥ 0.50", lambda v: v >= 0.5, 2),
-        Figure("throughput_ingest_s", "  events acknowledged/s meanwhile (batches of 1,000)",
-               "/s"),
-        Figure("throughput_drain_s", "  deliveries/s once publishing had ended", "/s"),
-        Figure("throughput2_s", "Durable signed deliveries/s end to end, 2 processes", "/s"),
-        Figure("throughput2_ratio", "  ratio to baseline", "", "≥ 0.50", lambda v: v >= 0.5, 2),
-        Figure("throughput2_gain", "  ratio to 1 process", "", "", None, 2),
-    ]),
-    ("Latency at 1,000 events/s (publish → receiver)", [
-        Figure("latency_p50_ms", "p50", "ms", "", None, 1),
-        Figure("latency_p99_ms", "p99", "ms", "< 25 ms", lambda v: v < 25, 1),
-        Figure("latency_max_ms", "max", "ms", "", None, 1),
-    ]),
-    ("Fan-out and scale", [
-        Figure("fanout1_s", "1 connector: deliveries/s", "/s"),
-        Figure("fanout10_s", "10 connectors in one project: deliveries/s", "/s"),
-        Figure("fanout100_s", "100 connectors in one project: deliveries/s", "/s"),
-        Figure("scale_before_s", "1 connector, before the 10,000 others: deliveries/s", "/s"),
-        Figure("scale_after_s", "1 connector, 10,000 others in 1,000 projects: deliveries/s",
-               "/s"),
-        Figure("scale_ratio", "  ratio after/before", "", "≥ 0.90", lambda v: v >= 0.9, 2),
-        Figure("scale_touch_seconds", "One event into each of the 1,000 projects, all 10,000 "
-               "pushes received", "s", "", None, 1),
-    ]),
-    ("Isolation", [
-        Figure("isolation_s", "100 healthy + 1 hanging + 1 failing: healthy deliveries/s", "/s"),
-        Figure("isolation_ratio", "  ratio to 100 healthy alone", "", "≥ 0.95",
-               lambda v: v >= 0.95, 2),
-        Figure("isolation_hang_pushes", "  pushes the hanging endpoint got", ""),
-        Figure("isolation_fail_pushes", "  pushes the failing endpoint got", ""),
-    ]),
-    (":sync of 10,000 devices x 5 event types", [
-        Figure("sync_enqueue_seconds", "Enqueue (the call's answer)", "s", "< 5 s",
-               lambda v: v < 5, 2),
-        Figure("sync_deliver_seconds", "All 50,000 pushes received", "s", "", None, 1),
-        Figure("sync_s", "  deliveries/s", "/s"),
-    ]),
-    ("Memory (VmRSS of the gateway process)", [
-        Figure("rss_start_mb", "After start-up", "MiB", "", None, 1),
-        Figure("rss_mb", "With 10,000 connectors loaded", "MiB", "< 250 MiB",
-               lambda v: v < 250, 1),
-    ]),
-    ("CPU during the 1-process throughput run (% of one core; the machine has "
-     f"{os.cpu_count()})", [
-        Figure("throughput_cpu_gateway", "gateway", "%"),
-        Figure("throughput_cpu_postgres", "PostgreSQL", "%"),
-        Figure("throughput_cpu_receiver", "receiver", "%"),
-        Figure("throughput_cpu_load", "load generator", "%"),
-        Figure("throughput_cpu_machine", "whole machine", "%"),
-    ]),
-    ("CPU during the 2-process throughput run", [
-        Figure("throughput2_cpu_gateway", "gateways", "%"),
-        Figure("throughput2_cpu_postgres", "PostgreSQL", "%"),
-        Figure("throughput2_cpu_receiver", "receiver", "%"),
-        Figure("throughput2_cpu_machine", "whole machine", "%"),
-    ]),
-    ("Checks", [
-        Figure("duplicates", "Duplicate pushes seen by the receiver", ""),
-        Figure("verified", "Signatures verified (1 push in 50)", ""),
-        Figure("bad_signatures", "Signatures that failed verification", "", "0",
-               lambda v: v == 0),
-    ]),
+    (
+        "Throughput",
+        [
+            Figure(
+                "baseline_s", "Baseline: raw aiohttp POSTs/s to the receiver, 64 in flight", "/s"
+            ),
+            Figure("throughput_s", "Durable signed deliveries/s end to end, 1 process", "/s"),
+            Figure("throughput_ratio", "  ratio to baseline", "", "≥ 0.50", lambda v: v >= 0.5, 2),
+            Figure(
+                "throughput_ingest_s", "  events acknowledged/s meanwhile (batches of 1,000)", "/s"
+            ),
+            Figure("throughput_drain_s", "  deliveries/s once publishing had ended", "/s"),
+            Figure("throughput2_s", "Durable signed deliveries/s end to end, 2 processes", "/s"),
+            Figure("throughput2_ratio", "  ratio to baseline", "", "≥ 0.50", lambda v: v >= 0.5, 2),
+            Figure("throughput2_gain", "  ratio to 1 process", "", "", None, 2),
+        ],
+    ),
+    (
+        "Latency at 1,000 events/s (publish → receiver)",
+        [
+            Figure("latency_p50_ms", "p50", "ms", "", None, 1),
+            Figure("latency_p99_ms", "p99", "ms", "< 25 ms", lambda v: v < 25, 1),
+            Figure("latency_max_ms", "max", "ms", "", None, 1),
+        ],
+    ),
+    (
+        "Fan-out and scale",
+        [
+            Figure("fanout1_s", "1 connector: deliveries/s", "/s"),
+            Figure("fanout10_s", "10 connectors in one project: deliveries/s", "/s"),
+            Figure("fanout100_s", "100 connectors in one project: deliveries/s", "/s"),
+            Figure("scale_before_s", "1 connector, before the 10,000 others: deliveries/s", "/s"),
+            Figure(
+                "scale_after_s", "1 connector, 10,000 others in 1,000 projects: deliveries/s", "/s"
+            ),
+            Figure("scale_ratio", "  ratio after/before", "", "≥ 0.90", lambda v: v >= 0.9, 2),
+            Figure(
+                "scale_touch_seconds",
+                "One event into each of the 1,000 projects, all 10,000 pushes received",
+                "s",
+                "",
+                None,
+                1,
+            ),
+        ],
+    ),
+    (
+        "Isolation",
+        [
+            Figure(
+                "isolation_s", "100 healthy + 1 hanging + 1 failing: healthy deliveries/s", "/s"
+            ),
+            Figure(
+                "isolation_ratio",
+                "  ratio to 100 healthy alone",
+                "",
+                "≥ 0.95",
+                lambda v: v >= 0.95,
+                2,
+            ),
+            Figure("isolation_hang_pushes", "  pushes the hanging endpoint got", ""),
+            Figure("isolation_fail_pushes", "  pushes the failing endpoint got", ""),
+        ],
+    ),
+    (
+        ":sync of 10,000 devices x 5 event types",
+        [
+            Figure(
+                "sync_enqueue_seconds",
+                "Enqueue (the call's answer)",
+                "s",
+                "< 5 s",
+                lambda v: v < 5,
+                2,
+            ),
+            Figure("sync_deliver_seconds", "All 50,000 pushes received", "s", "", None, 1),
+            Figure("sync_s", "  deliveries/s", "/s"),
+        ],
+    ),
+    (
+        "Memory (VmRSS of the gateway process)",
+        [
+            Figure("rss_start_mb", "After start-up", "MiB", "", None, 1),
+            Figure(
+                "rss_mb", "With 10,000 connectors loaded", "MiB", "< 250 MiB", lambda v: v < 250, 1
+            ),
+        ],
+    ),
+    (
+        "CPU during the 1-process throughput run (% of one core; the machine has "
+        f"{os.cpu_count()})",
+        [
+            Figure("throughput_cpu_gateway", "gateway", "%"),
+            Figure("throughput_cpu_postgres", "PostgreSQL", "%"),
+            Figure("throughput_cpu_receiver", "receiver", "%"),
+            Figure("throughput_cpu_load", "load generator", "%"),
+            Figure("throughput_cpu_other", "other processes on the machine", "%"),
+            Figure("throughput_cpu_machine", "whole machine", "%"),
+        ],
+    ),
+    (
+        "CPU during the 2-process throughput run",
+        [
+            Figure("throughput2_cpu_gateway", "gateways", "%"),
+            Figure("throughput2_cpu_postgres", "PostgreSQL", "%"),
+            Figure("throughput2_cpu_receiver", "receiver", "%"),
+            Figure("throughput2_cpu_other", "other processes on the machine", "%"),
+            Figure("throughput2_cpu_machine", "whole machine", "%"),
+        ],
+    ),
+    (
+        "Checks",
+        [
+            Figure("duplicates", "Duplicate pushes seen by the receiver", ""),
+            Figure("verified", "Signatures verified (1 push in 50)", ""),
+            Figure(
+                "bad_signatures", "Signatures that failed verification", "", "0", lambda v: v == 0
+            ),
+        ],
+    ),
 ]
 
 
@@ -109,8 +164,10 @@ def shown(value: float, figure: Figure) -> str:
     if math.isnan(value):
         return "—"
     text = f"{value:,.{figure.digits}f}"
-    return f"{text} {figure.unit}".strip() if figure.unit not in ("", "/s", "%") else (
-        text + figure.unit
+    return (
+        f"{text} {figure.unit}".strip()
+        if figure.unit not in ("", "/s", "%")
+        else (text + figure.unit)
     )
 
 
@@ -127,8 +184,15 @@ def rows(values: dict[str, float]) -> list[tuple[str, str, str, str, str]]:
         for figure in figures:
             if figure.key in values:
                 value = values[figure.key]
-                out.append((section, figure.label, shown(value, figure), figure.target,
-                            verdict(value, figure)))
+                out.append(
+                    (
+                        section,
+                        figure.label,
+                        shown(value, figure),
+                        figure.target,
+                        verdict(value, figure),
+                    )
+                )
     return out
 
 
@@ -146,8 +210,13 @@ def markdown_table(values: dict[str, float]) -> str:
     lines, current = [], ""
     for section, label, value, target, met in rows(values):
         if section != current:
-            lines += ["", f"**{section}**", "", "| measure | median | target | |",
-                      "|---|---:|---|---|"]
+            lines += [
+                "",
+                f"**{section}**",
+                "",
+                "| measure | median | target | |",
+                "|---|---:|---|---|",
+            ]
             current = section
         mark = {"met": "✅ met", "MISSED": "❌ missed"}.get(met, "")
         lines.append(f"| {label.strip()} | {value} | {target} | {mark} |")
@@ -179,29 +248,62 @@ def machine(postgres: str) -> str:
     packages = ", ".join(
         f"{name} {_version(name)}" for name in ("aiohttp", "asyncpg", "uvloop", "PyJWT", "orjson")
     )
-    return "\n".join([
-        f"- CPU: {_cpu_model()}, {os.cpu_count()} cores; memory {_memory_gib():.1f} GiB",
-        f"- {platform.system()} {platform.release()}; Python {platform.python_version()}; "
-        f"{packages}",
-        f"- PostgreSQL: {postgres}",
-    ])
+    return "\n".join(
+        [
+            f"- CPU: {_cpu_model()}, {os.cpu_count()} cores; memory {_memory_gib():.1f} GiB",
+            f"- {platform.system()} {platform.release()}; Python {platform.python_version()}; "
+            f"{packages}",
+            f"- PostgreSQL: {postgres}",
+        ]
+    )
 
 
-def generated_block(values: dict[str, float], mode: str, repetitions: int, postgres: str,
-                    profile: str | None) -> str:
+@dataclass(frozen=True)
+class Context:
+    """How the figures were made."""
+
+    mode: str
+    repetitions: int
+    postgres: str
+    source: str
+    settings: dict[str, str]
+
+
+def generated_block(
+    values: dict[str, float],
+    context: Context,
+    failures: list[str],
+    notes: list[str],
+    profile: str | None,
+) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    command = "python bench/run.py" + (" --quick" if context.mode == "quick" else "")
+    settings = ", ".join(f"GATEWAY_{k.upper()}={v}" for k, v in context.settings.items())
+    runs = f"{context.repetitions} run{'s' if context.repetitions > 1 else ''}"
     parts = [
         BEGIN,
-        f"Measured {when} with `python bench/run.py{' --quick' if mode == 'quick' else ''}` "
-        f"({mode} mode: every figure is the median of {repetitions} run"
-        f"{'s' if repetitions > 1 else ''}; every ratio was measured within one run).",
+        f"Measured {when} with `{command}` ({context.mode} mode: every figure is the median of "
+        f"{runs}; every ratio was measured within one run), gateway code at {context.source}"
+        + (f", with {settings}" if settings else ", default settings")
+        + ".",
         "",
-        machine(postgres),
+        machine(context.postgres),
         markdown_table(values),
     ]
+    if failures:
+        parts += ["", "**Measurements that did not complete**", ""]
+        parts += [f"- {failure}" for failure in failures]
+    if notes:
+        parts += ["", "**Notes**", ""]
+        parts += [f"- {note}" for note in notes]
     if profile:
-        parts += ["", "**Profile of the gateway during an extra 1-process throughput run** "
-                  "(py-spy, on-CPU samples of the gateway's Python code):", "", profile]
+        parts += [
+            "",
+            "**Profile of the gateway during an extra 1-process throughput run** "
+            "(py-spy, on-CPU samples of the gateway's Python code):",
+            "",
+            profile,
+        ]
     parts.append(END)
     return "\n".join(parts)
 

@@ -15,7 +15,7 @@ from client import Api, Receiver
 
 from gateway.ids import new_id
 
-SECRET = "bench-signature-secret"  # every connector's signature secret
+SECRET = "bench-signature-secret-of-32-bytes-or-more"  # every connector's
 DEVELOPER = "roles/project.developer"
 DEVICES_PER_PROJECT = 10
 
@@ -41,6 +41,8 @@ class Rig:
     gateways: list[procs.Gateway]
     key_id: str
     secret: str
+    source: Path
+    settings: dict[str, str] = field(default_factory=dict)
 
     def api(self, index: int = 0) -> Api:
         return Api(self.session, self.gateways[index].url, self.key_id, self.secret)
@@ -48,10 +50,15 @@ class Rig:
     def apis(self) -> list[Api]:
         return [self.api(index) for index in range(len(self.gateways))]
 
-    async def add_gateway(self, **settings: str) -> procs.Gateway:
+    async def add_gateway(self) -> procs.Gateway:
         name = f"gateway-{len(self.gateways) + 1}"
         gateway = await asyncio.to_thread(
-            procs.start_gateway, self.processes, name, self.database_url, **settings
+            procs.start_gateway,
+            self.processes,
+            name,
+            self.database_url,
+            self.source,
+            **self.settings,
         )
         self.gateways.append(gateway)
         return gateway
@@ -60,8 +67,13 @@ class Rig:
         self.processes.stop(gateway.process)
         self.gateways.remove(gateway)
 
-    async def project(self, name: str, connectors: int, devices: int = DEVICES_PER_PROJECT,
-                      group: str | None = None) -> Project:
+    async def project(
+        self,
+        name: str,
+        connectors: int,
+        devices: int = DEVICES_PER_PROJECT,
+        group: str | None = None,
+    ) -> Project:
         """A project the main account develops in, with devices and connectors made by the API.
 
         Connector i pushes to the receiver's `/<group>/<i>` (group defaults to `name`).
@@ -81,11 +93,15 @@ class Rig:
         async with self.db.acquire() as connection, connection.transaction():
             await connection.execute(
                 "INSERT INTO projects (id, display_name, created_at) VALUES ($1, $2, $3)",
-                project_id, name, now,
+                project_id,
+                name,
+                now,
             )
             await connection.execute(
                 "INSERT INTO members (project_id, key_id, role) VALUES ($1, $2, $3)",
-                project_id, self.key_id, DEVELOPER,
+                project_id,
+                self.key_id,
+                DEVELOPER,
             )
         return project_id
 
@@ -97,22 +113,48 @@ class Rig:
         await procs.drop_database(self.server_url, self.database)
 
 
-async def open_rig(processes: procs.Processes, server_url: str, database: str,
-                   receiver_url: str) -> Rig:
+async def open_rig(
+    processes: procs.Processes,
+    server_url: str,
+    database: str,
+    receiver_url: str,
+    source: Path,
+    settings: dict[str, str],
+) -> Rig:
     """A fresh database (migrated, with a project and a service account made by the gateway's
-    own admin commands) and one gateway process on it."""
+    own admin commands) and one gateway process on it, with `settings` (GATEWAY_* names
+    without the prefix, lower case)."""
     database_url = await procs.create_database(server_url, database)
-    made = await asyncio.to_thread(procs.admin, database_url, "create-project", "--name", "bench")
+    made = await asyncio.to_thread(
+        procs.admin, database_url, source, "create-project", "--name", "bench"
+    )
     account = await asyncio.to_thread(
-        procs.admin, database_url, "create-service-account", "--project", made["projectId"]
+        procs.admin,
+        database_url,
+        source,
+        "create-service-account",
+        "--project",
+        made["projectId"],
     )
     db = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     assert db is not None
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=64), timeout=aiohttp.ClientTimeout(total=300)
     )
-    rig = Rig(processes, server_url, database, database_url, db, session,
-              Receiver(session, receiver_url), [], account["keyId"], account["secret"])
+    rig = Rig(
+        processes,
+        server_url,
+        database,
+        database_url,
+        db,
+        session,
+        Receiver(session, receiver_url),
+        [],
+        account["keyId"],
+        account["secret"],
+        source,
+        settings,
+    )
     await rig.add_gateway()
     return rig
 
@@ -135,23 +177,42 @@ async def insert_tenants(
     async with rig.db.acquire() as connection, connection.transaction():
         await connection.execute(
             "INSERT INTO projects (id, display_name, created_at) "
-            "SELECT unnest($1::text[]), 'tenant', $2", ids, now)
+            "SELECT unnest($1::text[]), 'tenant', $2",
+            ids,
+            now,
+        )
         await connection.execute(
             "INSERT INTO service_accounts (key_id, email, secret_sha256, created_at) "
-            "SELECT k, k || '@bench', $2, $3 FROM unnest($1::text[]) AS k", keys, digest, now)
+            "SELECT k, k || '@bench', $2, $3 FROM unnest($1::text[]) AS k",
+            keys,
+            digest,
+            now,
+        )
         await connection.execute(
             "INSERT INTO members (project_id, key_id, role) "
-            "SELECT unnest($1::text[]), unnest($2::text[]), $3", ids, keys, DEVELOPER)
+            "SELECT unnest($1::text[]), unnest($2::text[]), $3",
+            ids,
+            keys,
+            DEVELOPER,
+        )
         await connection.execute(
             "INSERT INTO devices (project_id, id, type, product_number, labels, created_at) "
             "SELECT p, 'dev' || p, 'temperature', '', '{}'::jsonb, $2 "
-            "FROM unnest($1::text[]) AS p", ids, now)
+            "FROM unnest($1::text[]) AS p",
+            ids,
+            now,
+        )
         await connection.execute(
             "INSERT INTO connectors (project_id, id, display_name, status, events, labels, url,"
             " signature_secret, headers, created_at) "
             "SELECT p, c, 'tenant', 'ACTIVE', '{}', '{}', u, $4, '{}'::jsonb, $5 "
             "FROM unnest($1::text[], $2::text[], $3::text[]) AS x (p, c, u)",
-            owners, connector_ids, urls, SECRET, now)
+            owners,
+            connector_ids,
+            urls,
+            SECRET,
+            now,
+        )
     gateway = rig.gateways[0].url
     return [Api(rig.session, gateway, key, rig.secret) for key in keys], ids
 
@@ -162,7 +223,10 @@ async def insert_devices(rig: Rig, project_id: str, count: int) -> list[str]:
     await rig.db.execute(
         "INSERT INTO devices (project_id, id, type, product_number, labels, created_at) "
         "SELECT $1, d, 'temperature', '', '{}'::jsonb, $3 FROM unnest($2::text[]) AS d",
-        project_id, ids, datetime.now(UTC))
+        project_id,
+        ids,
+        datetime.now(UTC),
+    )
     return ids
 
 

@@ -29,9 +29,23 @@ async def record(pid: int, output: Path, measurement: Awaitable[T]) -> T:
     if binary is None:
         raise RuntimeError("py-spy is not installed (pip install py-spy)")
     spy = subprocess.Popen(
-        [binary, "record", "--pid", str(pid), "--format", "raw", "--function", "--rate", "200",
-         "--duration", str(MAX_SECONDS), "--output", str(output)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binary,
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "--function",
+            "--rate",
+            "200",
+            "--duration",
+            str(MAX_SECONDS),
+            "--output",
+            str(output),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         await asyncio.sleep(1.0)  # let it attach

@@ -7,7 +7,7 @@ import math
 import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ import client
 import orjson
 import rig as rigs
 from client import Api
-from cpu import CpuMeter, postgres_pids
+from cpu import CpuMeter, postgres_pids, quiet_machine
 from rig import SECRET, Project, Rig
 
 from gateway import push
@@ -24,6 +24,8 @@ from gateway.ingest import new_event
 
 Figures = dict[str, float]
 CONCURRENCY = 64  # the gateway's default GATEWAY_PUSH_CONCURRENCY
+QUIET_LIMIT = 30.0  # % of one core used by anything at all before a step starts
+QUIET_WAIT = 120.0  # seconds waited at most for that
 LATENCY_RATE = 1000.0  # events/s
 LATENCY_BATCH = 10  # events per publish request at that rate
 SYNC_DATA: dict[str, dict[str, Any]] = {
@@ -49,10 +51,20 @@ class Sizes:
     sync_devices: int = 10_000
 
 
-QUICK = Sizes(repetitions=1, baseline_posts=20_000, throughput_events=20_000,
-              latency_seconds=8, fanout_deliveries=20_000)
-FULL = Sizes(repetitions=3, baseline_posts=50_000, throughput_events=50_000,
-             latency_seconds=20, fanout_deliveries=50_000)
+QUICK = Sizes(
+    repetitions=1,
+    baseline_posts=20_000,
+    throughput_events=20_000,
+    latency_seconds=8,
+    fanout_deliveries=20_000,
+)
+FULL = Sizes(
+    repetitions=3,
+    baseline_posts=50_000,
+    throughput_events=50_000,
+    latency_seconds=20,
+    fanout_deliveries=50_000,
+)
 
 
 @dataclass(frozen=True)
@@ -70,16 +82,19 @@ class Delivery:
 
 def meter(rig: Rig) -> CpuMeter:
     receiver = rig.processes.pid_of("receiver")
-    return CpuMeter({
-        "gateway": lambda: [gateway.pid for gateway in rig.gateways],
-        "postgres": postgres_pids,
-        "receiver": lambda: [receiver],
-        "load": lambda: [os.getpid()],
-    })
+    return CpuMeter(
+        {
+            "gateway": lambda: [gateway.pid for gateway in rig.gateways],
+            "postgres": postgres_pids,
+            "receiver": lambda: [receiver],
+            "load": lambda: [os.getpid()],
+        }
+    )
 
 
-async def deliver(rig: Rig, apis: list[Api], project: Project, group: str, events: int,
-                  connectors: int) -> Delivery:
+async def deliver(
+    rig: Rig, apis: list[Api], project: Project, group: str, events: int, connectors: int
+) -> Delivery:
     """Publish `events` in batches as fast as acknowledged, while the gateway pushes them; wait
     until the receiver has every (connector, event) pair."""
     await rig.receiver.reset()
@@ -106,14 +121,22 @@ async def deliver(rig: Rig, apis: list[Api], project: Project, group: str, event
 def sample_push() -> tuple[bytes, dict[str, str]]:
     """A push body and headers as the gateway renders them for a temperature event."""
     now = datetime.now(UTC)
-    data = {"temperature": {"value": 21.5, "updateTime": client.rfc3339(time.time()),
-                            "samples": [{"value": 21.5, "sampleTime": client.rfc3339(0)}],
-                            "isBackfilled": False}}
+    data = {
+        "temperature": {
+            "value": 21.5,
+            "updateTime": client.rfc3339(time.time()),
+            "samples": [{"value": 21.5, "sampleTime": client.rfc3339(0)}],
+            "isBackfilled": False,
+        }
+    }
     event = new_event("emu0000000000000000000", "temperature", data, now, None)
-    metadata = {"deviceId": event.device_id, "projectId": "bench0000000000000000",
-                "deviceType": "temperature", "productNumber": ""}
-    body = push.render_body(orjson.dumps(event.to_json("bench0000000000000000")), {}, [],
-                            metadata)
+    metadata = {
+        "deviceId": event.device_id,
+        "projectId": "bench0000000000000000",
+        "deviceType": "temperature",
+        "productNumber": "",
+    }
+    body = push.render_body(orjson.dumps(event.to_json("bench0000000000000000")), {}, [], metadata)
     connector = Connector(project_id="p", id="c", signature_secret=SECRET)
     return body, push.request_headers(connector, body, time.time())
 
@@ -132,9 +155,14 @@ async def baseline(rig: Rig, sizes: Sizes) -> Figures:
 
 
 def delivery_figures(prefix: str, run: Delivery) -> Figures:
-    figures = {f"{prefix}_s": run.rate, f"{prefix}_ingest_s": run.ingest,
-               f"{prefix}_drain_s": run.drain, "duplicates": run.duplicates,
-               "verified": run.verified, "bad_signatures": run.bad_signatures}
+    figures = {
+        f"{prefix}_s": run.rate,
+        f"{prefix}_ingest_s": run.ingest,
+        f"{prefix}_drain_s": run.drain,
+        "duplicates": run.duplicates,
+        "verified": run.verified,
+        "bad_signatures": run.bad_signatures,
+    }
     figures.update({f"{prefix}_cpu_{role}": share for role, share in run.cpu.items()})
     return figures
 
@@ -148,21 +176,28 @@ def merge(total: Figures, more: Figures) -> None:
             total[key] = value
 
 
-async def throughput(rig: Rig, sizes: Sizes, t: Project) -> Figures:
-    run = await deliver(rig, rig.apis(), t, "t", sizes.throughput_events, 1)
-    return delivery_figures("throughput", run)
+async def throughput(rig: Rig, sizes: Sizes, state: State) -> Figures:
+    run = await deliver(rig, rig.apis(), state.t, "t", sizes.throughput_events, 1)
+    figures = delivery_figures("throughput", run)
+    figures["fanout1_s"] = run.rate
+    if "baseline_s" in state.figures:
+        figures["throughput_ratio"] = run.rate / state.figures["baseline_s"]
+    return figures
 
 
-async def latency(rig: Rig, sizes: Sizes, t: Project) -> Figures:
+async def latency(rig: Rig, sizes: Sizes, state: State) -> Figures:
     """Publish → receiver at a fixed rate; the event's timestamp is its publish time."""
     await rig.receiver.reset()
     sent = await client.publish_paced(
-        rig.api(), t.id, t.devices, LATENCY_RATE, sizes.latency_seconds, LATENCY_BATCH
+        rig.api(), state.t.id, state.t.devices, LATENCY_RATE, sizes.latency_seconds, LATENCY_BATCH
     )
     await rig.receiver.wait_for("t", sent, timeout=120)
     quantiles = await rig.receiver.latency("t")
-    return {"latency_p50_ms": quantiles["p50"] * 1000, "latency_p99_ms": quantiles["p99"] * 1000,
-            "latency_max_ms": quantiles["max"] * 1000}
+    return {
+        "latency_p50_ms": quantiles["p50"] * 1000,
+        "latency_p99_ms": quantiles["p99"] * 1000,
+        "latency_max_ms": quantiles["max"] * 1000,
+    }
 
 
 async def fanout(rig: Rig, sizes: Sizes, connectors: int) -> tuple[Figures, Project]:
@@ -172,19 +207,29 @@ async def fanout(rig: Rig, sizes: Sizes, connectors: int) -> tuple[Figures, Proj
     return delivery_figures(f"fanout{connectors}", run), project
 
 
-async def isolation(rig: Rig, sizes: Sizes, healthy: Project, reference: float) -> Figures:
-    """The same load as the 100-connector fan-out with a hanging and a failing endpoint added
-    to the project; only the healthy connectors' pushes are waited for."""
+async def isolation(rig: Rig, sizes: Sizes, state: State) -> Figures:
+    """The 100-connector fan-out load again with a hanging and a failing endpoint added to the
+    project; only the healthy connectors' pushes are waited for. The ratio is to the fan-out
+    run of this same run (measured here first when that step was left out)."""
+    figures: Figures = {}
+    if state.f100 is None:
+        figures, state.f100 = await fanout(rig, sizes, 100)
+    healthy = state.f100
+    reference = figures.get("fanout100_s") or state.figures["fanout100_s"]
     api = rig.api()
-    bad = [await api.create_connector(healthy.id, rig.receiver.url("hang"), SECRET),
-           await api.create_connector(healthy.id, rig.receiver.url("fail"), SECRET)]
-    connectors = len(healthy.connectors)
-    events = sizes.fanout_deliveries // connectors
-    run = await deliver(rig, rig.apis(), healthy, f"f{connectors}", events, connectors)
-    groups = await rig.receiver.groups()
-    for connector in bad:
-        await api.delete_connector(healthy.id, connector)
-    figures = delivery_figures("isolation", run)
+    bad = [
+        await api.create_connector(healthy.id, rig.receiver.url("hang"), SECRET),
+        await api.create_connector(healthy.id, rig.receiver.url("fail"), SECRET),
+    ]
+    try:
+        connectors = len(healthy.connectors)
+        events = sizes.fanout_deliveries // connectors
+        run = await deliver(rig, rig.apis(), healthy, f"f{connectors}", events, connectors)
+        groups = await rig.receiver.groups()
+    finally:
+        for connector in bad:
+            await api.delete_connector(healthy.id, connector)
+    merge(figures, delivery_figures("isolation", run))
     figures["isolation_ratio"] = run.rate / reference
     figures["isolation_hang_pushes"] = groups.get("hang", {}).get("received", 0)
     figures["isolation_fail_pushes"] = groups.get("fail", {}).get("received", 0)
@@ -201,9 +246,10 @@ async def _bounded(calls: list[Callable[[], Awaitable[None]]], concurrency: int)
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-async def scale(rig: Rig, sizes: Sizes, t: Project) -> Figures:
+async def scale(rig: Rig, sizes: Sizes, state: State) -> Figures:
     """Single-connector load before and after 10,000 connectors in 1,000 other projects exist
     (made by SQL), and the gateway's memory once a push has gone to every one of them."""
+    t = state.t
     before = await deliver(rig, rig.apis(), t, "t", sizes.throughput_events, 1)
     apis, projects = await rigs.insert_tenants(rig, sizes.tenants, sizes.tenant_connectors)
     await rig.receiver.reset()
@@ -219,23 +265,34 @@ async def scale(rig: Rig, sizes: Sizes, t: Project) -> Figures:
     touched = time.perf_counter() - started
     rss = rig.gateways[0].rss_mb()
     after = await deliver(rig, rig.apis(), t, "t", sizes.throughput_events, 1)
-    figures = {"scale_before_s": before.rate, "scale_after_s": after.rate,
-               "scale_ratio": after.rate / before.rate, "scale_touch_seconds": touched,
-               "rss_mb": rss}
+    figures = {
+        "scale_before_s": before.rate,
+        "scale_after_s": after.rate,
+        "scale_ratio": after.rate / before.rate,
+        "scale_touch_seconds": touched,
+        "rss_mb": rss,
+    }
     for run in (before, after):
-        merge(figures, {"duplicates": run.duplicates, "verified": run.verified,
-                        "bad_signatures": run.bad_signatures})
+        merge(
+            figures,
+            {
+                "duplicates": run.duplicates,
+                "verified": run.verified,
+                "bad_signatures": run.bad_signatures,
+            },
+        )
     return figures
 
 
-async def sync(rig: Rig, sizes: Sizes) -> Figures:
+async def sync(rig: Rig, sizes: Sizes, _state: State) -> Figures:
     """`:sync` of a connector in a project of 10,000 devices with 5 event types each."""
     project = Project(await rig.sql_project("sync"))
     devices = await rigs.insert_devices(rig, project.id, sizes.sync_devices)
     api = rig.api()
     batches = [
-        [{"device": device, "data": {kind: data}} for device in devices[i:i + client.BATCH]]
-        for kind, data in SYNC_DATA.items() for i in range(0, len(devices), client.BATCH)
+        [{"device": device, "data": {kind: data}} for device in devices[i : i + client.BATCH]]
+        for kind, data in SYNC_DATA.items()
+        for i in range(0, len(devices), client.BATCH)
     ]
     await _bounded([lambda b=b: api.publish(project.id, b) for b in batches], 2)
     connector = await api.create_connector(project.id, rig.receiver.url("sync"), SECRET)
@@ -246,19 +303,29 @@ async def sync(rig: Rig, sizes: Sizes) -> Figures:
     expected = sizes.sync_devices * len(SYNC_DATA)
     tally = await rig.receiver.wait_for("sync", expected, timeout=600)
     delivered = tally["last"] - started_wall
-    return {"sync_enqueue_seconds": enqueued, "sync_deliver_seconds": delivered,
-            "sync_s": expected / delivered, "duplicates": tally["duplicates"],
-            "verified": tally["verified"], "bad_signatures": tally["badSignatures"]}
+    return {
+        "sync_enqueue_seconds": enqueued,
+        "sync_deliver_seconds": delivered,
+        "sync_s": expected / delivered,
+        "duplicates": tally["duplicates"],
+        "verified": tally["verified"],
+        "bad_signatures": tally["badSignatures"],
+    }
 
 
-async def two_processes(rig: Rig, sizes: Sizes, t: Project) -> Figures:
+async def two_processes(rig: Rig, sizes: Sizes, state: State) -> Figures:
     """A second gateway process on the same database; publishes alternate between them."""
     second = await rig.add_gateway()
     try:
-        run = await deliver(rig, rig.apis(), t, "t", sizes.throughput_events, 1)
+        run = await deliver(rig, rig.apis(), state.t, "t", sizes.throughput_events, 1)
     finally:
         rig.stop_gateway(second)
-    return delivery_figures("throughput2", run)
+    figures = delivery_figures("throughput2", run)
+    if "baseline_s" in state.figures:
+        figures["throughput2_ratio"] = run.rate / state.figures["baseline_s"]
+    if "throughput_s" in state.figures:
+        figures["throughput2_gain"] = run.rate / state.figures["throughput_s"]
+    return figures
 
 
 async def warm_up(rig: Rig, t: Project) -> None:
@@ -266,29 +333,65 @@ async def warm_up(rig: Rig, t: Project) -> None:
     await deliver(rig, rig.apis(), t, "t", 2_000, 1)
 
 
-async def run_all(rig: Rig, sizes: Sizes, log: Callable[[str], None]) -> Figures:
-    figures: Figures = {"rss_start_mb": rig.gateways[0].rss_mb()}
-
-    async def step(name: str, measurement: Awaitable[Figures]) -> None:
-        started = time.perf_counter()
-        merge(figures, await measurement)
-        log(f"  {name}: {time.perf_counter() - started:.1f} s")
-
-    await step("baseline", baseline(rig, sizes))
-    t = await rig.project("t", 1)
-    await warm_up(rig, t)
-    await step("throughput", throughput(rig, sizes, t))
-    figures["throughput_ratio"] = figures["throughput_s"] / figures["baseline_s"]
-    await step("latency", latency(rig, sizes, t))
-    figures["fanout1_s"] = figures["throughput_s"]
+async def fanouts(rig: Rig, sizes: Sizes, state: State) -> Figures:
+    figures: Figures = {}
     for connectors in (10, 100):
-        fan, project = await fanout(rig, sizes, connectors)
-        merge(figures, fan)
-    log(f"  fan-out: done ({figures['fanout10_s']:.0f}/s, {figures['fanout100_s']:.0f}/s)")
-    await step("isolation", isolation(rig, sizes, project, figures["fanout100_s"]))
-    await step("scale and memory", scale(rig, sizes, t))
-    await step("sync", sync(rig, sizes))
-    await step("two processes", two_processes(rig, sizes, t))
-    figures["throughput2_ratio"] = figures["throughput2_s"] / figures["baseline_s"]
-    figures["throughput2_gain"] = figures["throughput2_s"] / figures["throughput_s"]
+        more, project = await fanout(rig, sizes, connectors)
+        merge(figures, more)
+    state.f100 = project
     return figures
+
+
+async def baseline_step(rig: Rig, sizes: Sizes, _state: State) -> Figures:
+    return await baseline(rig, sizes)
+
+
+Step = Callable[[Rig, Sizes, "State"], Awaitable[Figures]]
+STEPS: dict[str, Step] = {
+    "baseline": baseline_step,
+    "throughput": throughput,
+    "latency": latency,
+    "fanout": fanouts,
+    "isolation": isolation,
+    "scale": scale,
+    "sync": sync,
+    "processes": two_processes,
+}
+
+
+@dataclass
+class State:
+    """What later steps of one run use from earlier ones."""
+
+    t: Project
+    figures: Figures = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    f100: Project | None = None
+
+
+async def _recover(rig: Rig) -> None:
+    """After a failed step: drop what is still queued, so that the next step starts clean."""
+    await rig.db.execute("DELETE FROM deliveries")
+    await asyncio.sleep(2)
+
+
+async def run_all(rig: Rig, sizes: Sizes, steps: list[str], log: Callable[[str], None]) -> State:
+    """Run `steps` in order; a step that fails is recorded and the next one runs."""
+    t = await rig.project("t", 1)
+    state = State(t, {"rss_start_mb": rig.gateways[0].rss_mb()})
+    await warm_up(rig, t)
+    for name in steps:
+        busy = await quiet_machine(QUIET_LIMIT, 2.0, QUIET_WAIT)
+        if busy >= QUIET_LIMIT:
+            state.notes.append(f"{name} started while the machine was {busy:.0f} % busy")
+            log(f"  {name}: the machine stays busy ({busy:.0f} % of a core); measuring anyway")
+        started = time.perf_counter()
+        try:
+            merge(state.figures, await STEPS[name](rig, sizes, state))
+            log(f"  {name}: {time.perf_counter() - started:.1f} s")
+        except (client.Incomplete, client.ApiError) as error:
+            state.failures.append(f"{name}: {error}")
+            log(f"  {name}: FAILED after {time.perf_counter() - started:.1f} s: {error}")
+            await _recover(rig)
+    return state

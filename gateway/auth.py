@@ -129,8 +129,9 @@ async def grant_access_token(
         key_id = jwt.get_unverified_header(assertion).get("kid")
     except jwt.PyJWTError:
         raise Unauthorized("malformed assertion") from None
-    known = isinstance(key_id, str) and is_id(key_id)
-    account = await accounts.service_account(db, key_id) if known else None
+    account = None
+    if isinstance(key_id, str) and is_id(key_id):
+        account = await accounts.service_account(db, key_id)
     if account is None:
         raise Unauthorized("unknown service account key")
     try:
@@ -148,7 +149,7 @@ async def grant_access_token(
         raise Unauthorized(f"invalid assertion: {error}") from None
     _check_lifetime(claims["iat"], claims["exp"], now.timestamp())
     token = secrets.token_urlsafe(32)
-    await accounts.insert_access_token(db, digest(token), key_id, now + TOKEN_LIFETIME)
+    await accounts.insert_access_token(db, digest(token), account["key_id"], now + TOKEN_LIFETIME)
     return token
 
 

@@ -89,6 +89,7 @@ class Dispatcher:
         self._clock = clock
         self._retry_delay = retry_delay(settings)
         self._lanes: dict[str, Lane] = {}
+        self._turn: tuple[str, str] = ("", "")  # (project, connector) the last claim ended at
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: set[int] = set()
         self._pending = _Pending()
@@ -177,8 +178,18 @@ class Dispatcher:
         now = self._clock()
         lease_until = now + timedelta(seconds=self._settings.lease)
         rows = await deliveries.claim(
-            self._db, now, room, lease_until, self._busy_connectors(), self._lane_cap()
+            self._db, now, room, lease_until, self._busy_connectors(), self._lane_cap(),
+            self._turn,
         )
+        # The next claim goes on after the last connector served; a short claim means the walk
+        # reached the end, so the next one starts from the beginning again.
+        at_start = self._turn == ("", "")
+        if len(rows) < room and not at_start:
+            self._turn = ("", "")
+            if not rows:
+                self._work.set()  # the beginning may have due work: look there at once
+        elif rows:
+            self._turn = max((row["project_id"], row["connector_id"]) for row in rows)
         for row in rows:
             self._held.add(row["id"])
             self._spawn(row, now)

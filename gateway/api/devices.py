@@ -26,7 +26,6 @@ from gateway.api.common import (
 from gateway.errors import BadRequest, NotFound
 from gateway.eventdata import DEVICE_TYPES
 from gateway.ids import new_id
-
 from gateway.store import devices
 
 routes = web.RouteTableDef()

@@ -63,10 +63,12 @@ async def claim(
     lease_until: datetime,
     busy: Sequence[str],
     per_connector: int,
+    after: tuple[str, str] = ("", ""),
 ) -> list[asyncpg.Record]:
-    """Up to `limit` due deliveries, at most `per_connector` of any connector, none of `busy`."""
+    """Up to `limit` due deliveries, at most `per_connector` of any connector, none of `busy`,
+    visiting connectors in turn from the one after `after` (project, connector)."""
     return await db.fetch(
-        sql("claim_deliveries"), now, limit, lease_until, list(busy), per_connector
+        sql("claim_deliveries"), now, limit, lease_until, list(busy), per_connector, *after
     )
 
 

@@ -52,7 +52,8 @@ UPDATE connectors
 SET display_name = $3, status = $4, events = $5, labels = $6, url = $7, signature_secret = $8,
     headers = $9,
     failing_since = CASE WHEN $4 = 'ACTIVE' AND status <> 'ACTIVE' THEN NULL ELSE failing_since END,
-    failure_streak = CASE WHEN $4 = 'ACTIVE' AND status <> 'ACTIVE' THEN 0 ELSE failure_streak END
+    failure_streak = CASE WHEN $4 = 'ACTIVE' AND status <> 'ACTIVE' THEN 0 ELSE failure_streak END,
+    retry_at = CASE WHEN $4 = 'ACTIVE' AND status <> 'ACTIVE' THEN NULL ELSE retry_at END
 WHERE project_id = $1 AND id = $2
 RETURNING *;
 
@@ -169,22 +170,33 @@ FROM reported
 WHERE project_id = $1 AND (cardinality($5::text[]) = 0 OR event_type = ANY ($5::text[]));
 
 -- name: claim_deliveries
--- Claims due deliveries, oldest first, skipping rows other dispatchers hold and connectors whose
--- lanes here are full. At most $5 of one connector are taken: a long queue (or a dead endpoint's)
--- never fills a whole claim; the rest of the rows read stay for the next claims as they were.
+-- Claims due deliveries connector by connector, in turn: the walk starts after the connector the
+-- previous claim ended at ($6, $7) and visits only connectors that have deliveries (a loose scan
+-- of deliveries_connector), so a long queue never starves a quiet one and idle connectors cost
+-- nothing. At most $5 are taken per connector, oldest first; connectors whose lanes here are
+-- full ($4) are passed over. Rows other dispatchers hold are skipped.
 -- The claim moves due_at past the lease: if this process dies, the rows become due again.
-WITH due AS (
-    SELECT id, project_id, connector_id, due_at FROM deliveries
-    WHERE due_at <= $1 AND connector_id <> ALL ($4::text[])
-    ORDER BY due_at
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
+WITH RECURSIVE lanes AS (
+    (SELECT project_id, connector_id FROM deliveries
+     WHERE (project_id, connector_id) > ($6, $7)
+     ORDER BY project_id, connector_id LIMIT 1)
+    UNION ALL
+    SELECT next.project_id, next.connector_id
+    FROM lanes,
+         LATERAL (SELECT project_id, connector_id FROM deliveries
+                  WHERE (project_id, connector_id) > (lanes.project_id, lanes.connector_id)
+                  ORDER BY project_id, connector_id LIMIT 1) AS next
 ), taken AS (
-    SELECT id FROM (
-        SELECT id, row_number() OVER (PARTITION BY project_id, connector_id ORDER BY due_at) AS n
-        FROM due
-    ) ranked
-    WHERE n <= $5
+    SELECT due.id
+    FROM lanes,
+         LATERAL (SELECT id FROM deliveries
+                  WHERE project_id = lanes.project_id AND connector_id = lanes.connector_id
+                    AND due_at <= $1
+                  ORDER BY due_at
+                  LIMIT $5
+                  FOR UPDATE SKIP LOCKED) AS due
+    WHERE lanes.connector_id <> ALL ($4::text[])
+    LIMIT $2
 )
 UPDATE deliveries d
 SET due_at = $3, attempts = d.attempts + 1

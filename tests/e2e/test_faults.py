@@ -108,10 +108,12 @@ class Publisher:
 
 async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
+    s = time.monotonic()
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.05)
+    print("PHASE", what, round(time.monotonic() - s, 2), time.strftime("%H:%M:%S"))
 
 
 async def start_all(processes: list[GatewayProcess]) -> None:

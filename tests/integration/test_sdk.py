@@ -6,6 +6,7 @@ The SDK is synchronous, so its calls run in a worker thread while the test's loo
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
@@ -67,6 +68,7 @@ async def test_connector_create_get_update_delete(gateway: Gateway, developer: A
         event_types=[dt.events.TOUCH, dt.events.TEMPERATURE], labels=["name", "floor"],
     )
     assert full.project_id == project
+    assert re.fullmatch("[0-9a-v]{20}", full.data_connector_id)
     assert full.display_name == "my-dcon"
     assert full.status == "ACTIVE"
     assert full.data_connector_type == "HTTP_PUSH"
@@ -86,7 +88,8 @@ async def test_connector_create_get_update_delete(gateway: Gateway, developer: A
 
     renamed = await sdk(dt.DataConnector.update_data_connector, full.data_connector_id, project,
                         display_name="renamed", status="USER_DISABLED", labels=[])
-    assert (renamed.display_name, renamed.status, renamed.labels) == ("renamed", "USER_DISABLED", [])
+    assert (renamed.display_name, renamed.status) == ("renamed", "USER_DISABLED")
+    assert renamed.labels == []
     assert renamed.event_types == ["touch", "temperature"]
 
     resecret = await sdk(
@@ -102,11 +105,38 @@ async def test_connector_create_get_update_delete(gateway: Gateway, developer: A
                         status="ACTIVE", event_types=[])
     assert (enabled.status, enabled.event_types) == ("ACTIVE", [])
 
-    assert await sdk(dt.DataConnector.delete_data_connector, full.data_connector_id, project) is None
+    deleted = await sdk(dt.DataConnector.delete_data_connector, full.data_connector_id, project)
+    assert deleted is None
     with pytest.raises(dt.errors.NotFound):
         await sdk(dt.DataConnector.get_data_connector, full.data_connector_id, project)
     left = await sdk(dt.DataConnector.list_data_connectors, project, params={})
     assert [c.data_connector_id for c in left] == [bare.data_connector_id]
+
+
+async def test_active_re_enables_a_system_disabled_connector(
+    gateway: Gateway, developer: Account
+) -> None:
+    project = developer.project_id
+    dcon = await sdk(dt.DataConnector.create_data_connector, project,
+                     dt.DataConnector.HttpPushConfig(url=HOOK))
+    now = gateway.clock()
+    await gateway.db.execute(
+        "UPDATE connectors SET status = 'SYSTEM_DISABLED', failing_since = $2, failure_streak = 9,"
+        " retry_at = $2 WHERE id = $1", dcon.data_connector_id, now,
+    )
+    got = await sdk(dt.DataConnector.get_data_connector, dcon.data_connector_id, project)
+    assert got.status == "SYSTEM_DISABLED"
+    with pytest.raises(dt.errors.BadRequest):
+        await sdk(dt.DataConnector.update_data_connector, dcon.data_connector_id, project,
+                  status="SYSTEM_DISABLED")
+    enabled = await sdk(dt.DataConnector.update_data_connector, dcon.data_connector_id, project,
+                        status="ACTIVE")
+    assert enabled.status == "ACTIVE"
+    row = await gateway.db.fetchrow(
+        "SELECT failing_since, failure_streak, retry_at FROM connectors WHERE id = $1",
+        dcon.data_connector_id,
+    )
+    assert tuple(row) == (None, 0, None)
 
 
 async def test_list_walks_every_page(gateway: Gateway, developer: Account) -> None:
@@ -125,6 +155,44 @@ async def test_list_walks_every_page(gateway: Gateway, developer: Account) -> No
     # Also through the SDK's shared default params, reset by the fixture.
     listed = await sdk(dt.DataConnector.list_data_connectors, developer.project_id)
     assert len(listed) == 205
+
+
+async def test_both_spellings_of_the_paging_parameters(
+    gateway: Gateway, developer: Account
+) -> None:
+    base = f"/v2/projects/{developer.project_id}"
+    for _ in range(5):
+        await gateway.device(developer, "touch")
+        await gateway.connector(developer, HOOK)
+    for path, key in ((f"{base}/devices", "devices"), (f"{base}/dataconnectors", "dataConnectors")):
+        for size_name, token_name in (("pageSize", "pageToken"), ("page_size", "page_token")):
+            seen: list[str] = []
+            params = {size_name: "2"}
+            while True:
+                page = await gateway.call("GET", path, developer, params=params)
+                assert len(page[key]) <= 2
+                seen += [item["name"] for item in page[key]]
+                if not page["nextPageToken"]:
+                    break
+                params = {size_name: "2", token_name: page["nextPageToken"]}
+            assert len(seen) == len(set(seen)) == 5
+        everything = await gateway.call("GET", path, developer, params={"pageSize": "500"})
+        assert len(everything[key]) == 5 and everything["nextPageToken"] == ""
+        assert (await gateway.call("GET", path, developer, params={"pageSize": "0"}))[key]
+
+
+async def test_event_history_walks_every_page(gateway: Gateway, developer: Account) -> None:
+    device = await gateway.device(developer, "touch")
+    events = [{"device": device, "data": {"touch": {}}} for _ in range(1000)]
+    path = f"/v2/projects/{developer.project_id}/devices:publishBatch"
+    await gateway.call("POST", path, developer, json={"events": events})
+    gateway.clock.advance(1)
+    await gateway.publish(developer, device, {"temperature": {"value": 3}})
+    gateway.clock.advance(1)
+    history = await sdk(dt.EventHistory.list_events, device, developer.project_id)
+    assert len(history) == 1001
+    assert len({event.event_id for event in history}) == 1001
+    assert history[-1].event_type == "temperature"
 
 
 async def test_sync_and_metrics(gateway: Gateway, developer: Account) -> None:

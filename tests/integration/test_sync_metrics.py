@@ -11,7 +11,7 @@ import orjson
 
 from gateway.eventdata import format_timestamp
 from gateway.maintenance import sweep
-from gateway.store import sql
+from gateway.store import deliveries, sql
 from tests.conftest import Account, Gateway
 from tests.integration.support import connector_id, payload, publish_batch, queued
 from tests.receiver import Answer, Receiver
@@ -198,7 +198,7 @@ def index_names(plan: Any) -> set[str]:
     return set()
 
 
-async def test_claim_uses_the_due_index(gateway: Gateway) -> None:
+async def test_claim_walks_connectors_by_index(gateway: Gateway) -> None:
     now: datetime = gateway.clock()
     await gateway.db.execute(
         # 5,000 rows over 50 connectors; one in fifty due, the others due within the next hours.
@@ -219,6 +219,33 @@ async def test_claim_uses_the_due_index(gateway: Gateway) -> None:
         now + timedelta(minutes=1),
         ["c1"],
         32,
+        "",
+        "",
     )
 
-    assert "deliveries_due" in index_names(orjson.loads(plan))
+    assert "deliveries_connector" in index_names(orjson.loads(plan))
+
+
+async def test_a_long_queue_does_not_starve_a_quiet_connector(gateway: Gateway) -> None:
+    """One claim serves each connector with due work, however old a long queue is."""
+    now: datetime = gateway.clock()
+    await gateway.db.execute(
+        """INSERT INTO events (project_id, id, device_id, event_type, timestamp, body, labels,
+                               device_type, product_number, created_at)
+           SELECT 'p', 'e' || i, 'd', 'touch', $1, '{}', '{}', 'touch', '', $1
+           FROM generate_series(0, 2000) AS i""",
+        now,
+    )
+    await gateway.db.execute(
+        # A busy project's 2,000 deliveries, all older than a quiet project's single one.
+        """INSERT INTO deliveries (project_id, connector_id, event_id, due_at, expires_at,
+                                   created_at)
+           SELECT 'p',
+                  CASE WHEN i = 0 THEN 'z-quiet' ELSE 'busy' || (i % 3) END, 'e' || i,
+                  $1::timestamptz - CASE WHEN i = 0 THEN 0 ELSE 3600 - i END * interval '1 s',
+                  $1 + interval '12 hours', $1
+           FROM generate_series(0, 2000) AS i""",
+        now,
+    )
+    rows = await deliveries.claim(gateway.db, now, 100, now + timedelta(minutes=1), [], 32)
+    assert "z-quiet" in {row["connector_id"] for row in rows}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway import auth
+from gateway.store import accounts
 from tests.conftest import Account, Gateway
 from tests.integration.helpers import assert_error, snapshot
 
@@ -140,10 +141,7 @@ async def test_role_is_per_project(gateway: Gateway) -> None:
     target = await tenant(gateway)
     other = await tenant(gateway)
     # A developer in `other` who is only a user in `target`.
-    await gateway.db.execute(
-        "INSERT INTO members (project_id, key_id, role) VALUES ($1, $2, $3)",
-        target.owner.project_id, other.owner.key_id, auth.USER,
-    )
+    await accounts.add_member(gateway.db, target.owner.project_id, other.owner.key_id, auth.USER)
     before = await snapshot(gateway.db)
     for route in ROUTES:
         if route.write:
