@@ -49,6 +49,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         status = 400 if error.status == 413 else error.status
         allow = error.headers.get("Allow")
         return error_response(status, message, {"Allow": allow} if allow is not None else None)
+    except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+        # Two writers met on the same rows; nothing was changed, so the client may retry.
+        return error_response(409, "concurrent modification, retry the request")
     except _DATABASE_DOWN as error:
         log.warning("database_unavailable", error=type(error).__name__, path=request.path)
         return error_response(503, "service unavailable, retry shortly", {"Retry-After": "2"})

@@ -120,9 +120,8 @@ async def record(
     A failing connector's queue waits as a whole for its next retry, whose delay grows with the
     connector's failure streak (`retry_delay(streak, retry_after)`).
     """
+    # Connector rows are locked before delivery rows, the order connector edits take too.
     async with db.acquire() as connection, connection.transaction():
-        if outcomes.done:
-            await connection.execute(sql("complete_deliveries"), outcomes.done)
         if outcomes.succeeded:
             await connection.execute(sql("record_successes"), *_split(outcomes.succeeded), now)
         if not outcomes.failed:
@@ -130,6 +129,8 @@ async def record(
         else:
             await _record_failures(connection, outcomes.failed, now, retry_delay)
             disabled = await _auto_disable(connection, list(outcomes.failed), disable_before)
+        if outcomes.done:
+            await connection.execute(sql("complete_deliveries"), outcomes.done)
         if outcomes.stats:
             await connection.execute(sql("add_push_stats"), *_stats_columns(outcomes.stats))
     return disabled

@@ -47,15 +47,21 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 RETURNING *;
 
 -- name: update_connector
--- Re-enabling starts a fresh failure record; the queue was dropped when it was disabled.
+-- Re-enabling, or pointing at a new URL, starts a fresh failure record (a disabled connector's
+-- queue was dropped when it was disabled).
+WITH fresh AS (
+    SELECT ($4 = 'ACTIVE' AND status <> 'ACTIVE') OR url <> $7 AS start_over
+    FROM connectors WHERE project_id = $1 AND id = $2
+)
 UPDATE connectors
 SET display_name = $3, status = $4, events = $5, labels = $6, url = $7, signature_secret = $8,
     headers = $9,
-    failing_since = CASE WHEN $4 = 'ACTIVE' AND status <> 'ACTIVE' THEN NULL ELSE failing_since END,
-    failure_streak = CASE WHEN $4 = 'ACTIVE' AND status <> 'ACTIVE' THEN 0 ELSE failure_streak END,
-    retry_at = CASE WHEN $4 = 'ACTIVE' AND status <> 'ACTIVE' THEN NULL ELSE retry_at END
+    failing_since = CASE WHEN fresh.start_over THEN NULL ELSE failing_since END,
+    failure_streak = CASE WHEN fresh.start_over THEN 0 ELSE failure_streak END,
+    retry_at = CASE WHEN fresh.start_over THEN NULL ELSE retry_at END
+FROM fresh
 WHERE project_id = $1 AND id = $2
-RETURNING *;
+RETURNING connectors.*;
 
 -- name: delete_connector
 DELETE FROM connectors WHERE project_id = $1 AND id = $2 RETURNING id;
