@@ -32,7 +32,7 @@ from gateway.store import create_pool
 log = structlog.get_logger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
-CLOCK = web.AppKey("clock", Clock)  # type: ignore[arg-type]
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 METRICS = web.AppKey("metrics", Metrics)
 HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)

@@ -15,7 +15,7 @@ import asyncpg
 import structlog
 
 from gateway.connectors import ACTIVE, Connector
-from gateway.store import connectors
+from gateway.store import Connection, connectors
 
 CONNECTORS_CHANNEL = "gateway_connectors"
 DELIVERIES_CHANNEL = "gateway_deliveries"
@@ -90,9 +90,9 @@ class Listener:
         self._retry_delay = retry_delay
         self.connected = asyncio.Event()
 
-    def _notified(self, _c: object, _pid: int, channel: str, payload: str) -> None:
+    def _notified(self, _c: Connection, _pid: int, channel: str, payload: object) -> None:
         if channel == CONNECTORS_CHANNEL:
-            self._registry.invalidate(payload)
+            self._registry.invalidate(str(payload))
         else:
             self._on_deliveries()
 

@@ -66,7 +66,11 @@ class Connector:
             "status": self.status,
             "events": list(self.events),
             "labels": list(self.labels),
-            "httpConfig": {"url": self.url, "signatureSecret": secret, "headers": dict(self.headers)},
+            "httpConfig": {
+                "url": self.url,
+                "signatureSecret": secret,
+                "headers": dict(self.headers),
+            },
         }
 
     def __repr__(self) -> str:

@@ -11,12 +11,14 @@ import asyncio
 import base64
 import contextlib
 import hashlib
-import random
 import logging
+import random
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 import jwt
@@ -32,7 +34,7 @@ from gateway.ids import new_id
 from gateway.store import accounts, create_pool
 
 SECRET = "demo-signature-secret-" + "x" * 16
-DEVICES = {
+DEVICES: dict[str, Callable[[], dict[str, Any]]] = {
     "temperature": lambda: {"temperature": {"value": round(random.uniform(18, 24), 2)}},
     "touch": lambda: {"touch": {}},
     "contact": lambda: {"contact": {"state": random.choice(["OPEN", "CLOSED"])}},

@@ -18,10 +18,10 @@ class EmbeddedPostgres:
     """A private PostgreSQL server in `data_dir`, started on creation."""
 
     def __init__(self, data_dir: Path) -> None:
-        import pgserver  # imported here: only this path needs it
+        from pgserver import get_server  # type: ignore[attr-defined]  # (not re-exported)
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = pgserver.get_server(data_dir, cleanup_mode="stop")
+        self._server = get_server(data_dir, cleanup_mode="stop")
         self.url: str = self._server.get_uri()
         log.info("embedded_postgres_started", data_dir=str(data_dir))
 

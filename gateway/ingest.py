@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import asyncpg
 import orjson
 
 from gateway.errors import BadRequest, NotFound
 from gateway.eventdata import format_timestamp, parse_timestamp
 from gateway.ids import new_id
 from gateway.metrics import Metrics
-from gateway.store import deliveries
+from gateway.store import Executor, deliveries
 from gateway.store.deliveries import StoredBatch
 
 EVENT_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -58,7 +57,7 @@ def new_event(
 
 
 async def store(
-    db: asyncpg.Pool | asyncpg.Connection,
+    db: Executor,
     project_id: str,
     events: Sequence[NewEvent],
     now: datetime,

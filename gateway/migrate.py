@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import asyncpg
 import structlog
+
+from gateway.store import Connection
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "sql"
 _LOCK_KEY = 0x6761746577617931  # any constant shared by every replica
@@ -30,7 +31,7 @@ def latest_version(directory: Path = MIGRATIONS_DIR) -> int:
     return files[-1][0] if files else 0
 
 
-async def applied_version(connection: asyncpg.Connection) -> int:
+async def applied_version(connection: Connection) -> int:
     """The highest migration applied (0 on an empty database)."""
     exists = await connection.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     if not exists:
@@ -38,7 +39,7 @@ async def applied_version(connection: asyncpg.Connection) -> int:
     return int(await connection.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations"))
 
 
-async def migrate(connection: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[int]:
+async def migrate(connection: Connection, directory: Path = MIGRATIONS_DIR) -> list[int]:
     """Apply pending migrations; return the versions applied. Safe to run from many replicas."""
     await connection.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:

@@ -26,7 +26,7 @@ from gateway.api.common import (
 from gateway.errors import BadRequest, NotFound
 from gateway.eventdata import DEVICE_TYPES
 from gateway.ids import new_id
-from gateway.store import devices
+from gateway.store import Connection, devices
 
 routes = web.RouteTableDef()
 BASE = "/v2/projects/{project}/devices"
@@ -170,7 +170,7 @@ async def batch_update(request: web.Request) -> web.Response:
         changes[row["id"]] = result[1]
         return result[0]
 
-    async def publish(connection: asyncpg.Connection, changed: list[Any]) -> None:
+    async def publish(connection: Connection, changed: list[Any]) -> None:
         events = [
             ingest.new_event(row["id"], "labelsChanged", changes[row["id"]], now, None)
             for row, _ in changed

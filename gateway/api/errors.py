@@ -28,7 +28,9 @@ _DATABASE_DOWN = (
 )
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
     body = {"error": message, "code": status, "help": f"{HELP_URL}#{status}"}
     return web.Response(
         body=orjson.dumps(body), status=status, content_type="application/json", headers=headers
@@ -40,7 +42,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except GatewayError as error:
-        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Unavailable) else None
+        retry = isinstance(error, Unavailable)
+        headers = {"Retry-After": str(Unavailable.retry_after)} if retry else None
         return error_response(error.status, error.message, headers)
     except web.HTTPException as error:
         if error.status < 400:

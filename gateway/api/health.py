@@ -11,13 +11,14 @@ from gateway import migrate
 from gateway.api.common import json_response, services
 
 routes = web.RouteTableDef()
-READINESS = web.AppKey("readiness", Callable[[], dict[str, bool]])
+READINESS: web.AppKey[Callable[[], dict[str, bool]]] = web.AppKey("readiness")
 
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     registry = services(request).metrics.registry
-    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    headers = {"Content-Type": CONTENT_TYPE_LATEST}
+    return web.Response(body=generate_latest(registry), headers=headers)
 
 
 @routes.get("/healthz")

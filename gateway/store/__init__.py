@@ -12,6 +12,12 @@ from typing import Any
 
 import asyncpg
 import orjson
+from asyncpg.pool import PoolConnectionProxy
+
+# A connection taken from a pool, or one of its own: both run queries the same way.
+Connection = asyncpg.Connection | PoolConnectionProxy
+# Anything that runs a query: a pool (one connection per call) or a connection.
+Executor = asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy
 
 QUERIES_FILE = Path(__file__).with_name("queries.sql")
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
@@ -32,6 +38,13 @@ def queries() -> dict[str, str]:
 def sql(name: str) -> str:
     """One named query."""
     return queries()[name]
+
+
+async def fetch_one(db: Executor, query: str, *args: object) -> asyncpg.Record:
+    """The one row a statement always returns (an INSERT … RETURNING, an aggregate)."""
+    row = await db.fetchrow(query, *args)
+    assert row is not None, "the statement returned no row"
+    return row
 
 
 async def _init_connection(connection: asyncpg.Connection) -> None:

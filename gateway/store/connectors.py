@@ -9,7 +9,7 @@ from datetime import datetime
 import asyncpg
 
 from gateway.connectors import ACTIVE, Connector
-from gateway.store import sql
+from gateway.store import fetch_one, sql
 
 
 def _values(connector: Connector) -> tuple[object, ...]:
@@ -28,24 +28,24 @@ def _values(connector: Connector) -> tuple[object, ...]:
 
 async def list_page(db: asyncpg.Pool, project_id: str, after: str, limit: int) -> list[Connector]:
     rows = await db.fetch(sql("list_connectors"), project_id, after, limit)
-    return [Connector.from_row(row) for row in rows]
+    return [Connector.from_row(dict(row)) for row in rows]
 
 
 async def get(db: asyncpg.Pool, project_id: str, connector_id: str) -> Connector | None:
     row = await db.fetchrow(sql("get_connector"), project_id, connector_id)
-    return Connector.from_row(row) if row else None
+    return Connector.from_row(dict(row)) if row else None
 
 
 async def of_project(db: asyncpg.Pool, project_id: str) -> list[Connector]:
     rows = await db.fetch(sql("connectors_of_project"), project_id)
-    return [Connector.from_row(row) for row in rows]
+    return [Connector.from_row(dict(row)) for row in rows]
 
 
 async def insert(db: asyncpg.Pool, connector: Connector, now: datetime) -> Connector:
     async with db.acquire() as connection, connection.transaction():
-        row = await connection.fetchrow(sql("insert_connector"), *_values(connector), now)
+        row = await fetch_one(connection, sql("insert_connector"), *_values(connector), now)
         await connection.execute(sql("notify_connector_changed"), connector.project_id)
-    return Connector.from_row(row)
+    return Connector.from_row(dict(row))
 
 
 async def update(
@@ -59,12 +59,12 @@ async def update(
         row = await connection.fetchrow(sql("get_connector_for_update"), project_id, connector_id)
         if row is None:
             return None
-        changed = change(Connector.from_row(row))
-        updated = await connection.fetchrow(sql("update_connector"), *_values(changed))
+        changed = change(Connector.from_row(dict(row)))
+        updated = await fetch_one(connection, sql("update_connector"), *_values(changed))
         if changed.status != ACTIVE:
             await connection.execute(sql("drop_connector_queue"), project_id, connector_id)
         await connection.execute(sql("notify_connector_changed"), project_id)
-    return Connector.from_row(updated)
+    return Connector.from_row(dict(updated))
 
 
 async def delete(db: asyncpg.Pool, project_id: str, connector_id: str) -> bool:

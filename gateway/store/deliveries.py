@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from gateway.store import sql
+from gateway.store import Connection, Executor, fetch_one, sql
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class StoredBatch:
 
 
 async def store_events(
-    db: asyncpg.Pool | asyncpg.Connection,
+    db: Executor,
     project_id: str,
     now: datetime,
     expires_at: datetime,
@@ -32,7 +32,7 @@ async def store_events(
     One statement: it commits as a whole or not at all. Wakes the dispatchers if it queued work
     (on a connection inside a transaction, when that transaction commits).
     """
-    row = await db.fetchrow(sql("store_events"), project_id, now, expires_at, *columns)
+    row = await fetch_one(db, sql("store_events"), project_id, now, expires_at, *columns)
     if row["queued"]:
         await db.execute(sql("notify_deliveries"))
     return StoredBatch(row["known"], row["stored_types"] or [], row["queued"])
@@ -82,7 +82,7 @@ async def expire(db: asyncpg.Pool, now: datetime, limit: int) -> int:
 
 
 async def queue_depth(db: asyncpg.Pool) -> tuple[int, datetime | None]:
-    row = await db.fetchrow(sql("queue_depth"))
+    row = await fetch_one(db, sql("queue_depth"))
     return row["pending"], row["oldest_due"]
 
 
@@ -137,7 +137,7 @@ async def record(
 
 
 async def _record_failures(
-    connection: asyncpg.Connection,
+    connection: Connection,
     failed: dict[tuple[str, str], Failure],
     now: datetime,
     retry_delay: RetryPolicy,
@@ -156,7 +156,7 @@ async def _record_failures(
 
 
 async def _auto_disable(
-    connection: asyncpg.Connection, keys: list[tuple[str, str]], disable_before: datetime
+    connection: Connection, keys: list[tuple[str, str]], disable_before: datetime
 ) -> list[tuple[str, str]]:
     rows = await connection.fetch(sql("auto_disable"), *_split(set(keys)), disable_before)
     disabled = [(row["project_id"], row["id"]) for row in rows]

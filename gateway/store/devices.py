@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from gateway.store import sql
+from gateway.store import Connection, fetch_one, sql
 
 
 async def insert(
@@ -21,8 +21,9 @@ async def insert(
     labels: Mapping[str, str],
     now: datetime,
 ) -> asyncpg.Record:
-    return await db.fetchrow(
-        sql("insert_device"), project_id, device_id, device_type, product_number, dict(labels), now
+    return await fetch_one(
+        db, sql("insert_device"), project_id, device_id, device_type, product_number,
+        dict(labels), now,
     )
 
 
@@ -62,7 +63,7 @@ async def relabel(
     project_id: str,
     device_ids: list[str],
     change: Callable[[asyncpg.Record], dict[str, str] | None],
-    after_change: Callable[[asyncpg.Connection, list[tuple[asyncpg.Record, dict[str, str]]]], Any],
+    after_change: Callable[[Connection, list[tuple[asyncpg.Record, dict[str, str]]]], Any],
 ) -> set[str]:
     """Set new labels on devices under row locks; `change` returns None to leave one as it is.
 
