@@ -82,13 +82,44 @@ async def create_device(request: web.Request) -> web.Response:
     return json_response(device_json(project_id, row, {}))
 
 
+def _list_param(request: web.Request, *names: str) -> list[str]:
+    """A repeated query parameter, also accepted comma-separated, under any of its spellings."""
+    values = [value for name in names for value in request.query.getall(name, [])]
+    if any("\0" in value for value in values):
+        raise BadRequest(f"{names[0]} must not contain NUL")
+    return [item for value in values for item in value.split(",") if item]
+
+
+def _device_filter(request: web.Request) -> devices.DeviceFilter:
+    for unsupported in ("query", "order_by", "orderBy"):
+        if unsupported in request.query:
+            raise BadRequest(f"the {unsupported} parameter is not supported")
+    labels: dict[str, str] = {}
+    keys: list[str] = []
+    for text in _list_param(request, "label_filters", "labelFilters"):
+        key, equals, value = text.partition("=")
+        if not key or not equals:
+            raise BadRequest("label_filters take the form key=value, or key= for any value")
+        if value:
+            labels[key] = value
+        else:
+            keys.append(key)
+    return devices.DeviceFilter(
+        ids=_list_param(request, "device_ids", "deviceIds"),
+        types=_list_param(request, "device_types", "deviceTypes"),
+        labels=labels,
+        label_keys=keys,
+    )
+
+
 @routes.get(BASE)
 async def list_devices(request: web.Request) -> web.Response:
     _, project_id = await authorize(request, auth.USER)
     size, after = page_request(request)
     db = services(request).db
+    where = _device_filter(request)
     rows, token = page(
-        await devices.list_page(db, project_id, after, size + 1), size, lambda r: r["id"]
+        await devices.list_page(db, project_id, after, size + 1, where), size, lambda r: r["id"]
     )
     reported = await devices.reported(db, project_id, [row["id"] for row in rows])
     return json_response({

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,10 +32,23 @@ async def get(db: asyncpg.Pool, project_id: str, device_id: str) -> asyncpg.Reco
     return await db.fetchrow(sql("get_device"), project_id, device_id)
 
 
+@dataclass(frozen=True)
+class DeviceFilter:
+    """Which devices a listing shows: every given condition must hold."""
+
+    ids: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)  # key = value
+    label_keys: list[str] = field(default_factory=list)  # key present, any value
+
+
 async def list_page(
-    db: asyncpg.Pool, project_id: str, after: str, limit: int
+    db: asyncpg.Pool, project_id: str, after: str, limit: int, where: DeviceFilter
 ) -> list[asyncpg.Record]:
-    return await db.fetch(sql("list_devices"), project_id, after, limit)
+    return await db.fetch(
+        sql("list_devices"), project_id, after, limit, where.ids, where.types, where.labels,
+        where.label_keys,
+    )
 
 
 async def delete(db: asyncpg.Pool, project_id: str, device_id: str) -> bool:

@@ -84,7 +84,14 @@ VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING *;
 
 -- name: list_devices
-SELECT * FROM devices WHERE project_id = $1 AND id > $2 ORDER BY id LIMIT $3;
+-- Filters: ids ($4) and types ($5) when not empty, labels containing $6, having keys $7.
+SELECT * FROM devices
+WHERE project_id = $1 AND id > $2
+  AND (cardinality($4::text[]) = 0 OR id = ANY ($4::text[]))
+  AND (cardinality($5::text[]) = 0 OR type = ANY ($5::text[]))
+  AND labels @> $6::jsonb AND labels ?& $7::text[]
+ORDER BY id
+LIMIT $3;
 
 -- name: get_device
 SELECT * FROM devices WHERE project_id = $1 AND id = $2;
