@@ -25,7 +25,7 @@ from gateway.ingest import new_event
 Figures = dict[str, float]
 CONCURRENCY = 64  # the gateway's default GATEWAY_PUSH_CONCURRENCY
 QUIET_LIMIT = 30.0  # % of one core used by anything at all before a step starts
-QUIET_WAIT = 120.0  # seconds waited at most for that
+STEP_DEADLINE = 300.0  # seconds
 LATENCY_RATE = 1000.0  # events/s
 LATENCY_BATCH = 10  # events per publish request at that rate
 SYNC_DATA: dict[str, dict[str, Any]] = {
@@ -49,9 +49,11 @@ class Sizes:
     tenants: int = 1000
     tenant_connectors: int = 10
     sync_devices: int = 10_000
+    quiet_wait: float = 30.0  # seconds a step waits at most for the machine to be quiet
 
 
 QUICK = Sizes(
+    quiet_wait=15.0,
     repetitions=1,
     baseline_posts=20_000,
     throughput_events=20_000,
@@ -265,22 +267,15 @@ async def scale(rig: Rig, sizes: Sizes, state: State) -> Figures:
     touched = time.perf_counter() - started
     rss = rig.gateways[0].rss_mb()
     after = await deliver(rig, rig.apis(), t, "t", sizes.throughput_events, 1)
-    figures = {
-        "scale_before_s": before.rate,
-        "scale_after_s": after.rate,
-        "scale_ratio": after.rate / before.rate,
-        "scale_touch_seconds": touched,
-        "rss_mb": rss,
-    }
-    for run in (before, after):
-        merge(
-            figures,
-            {
-                "duplicates": run.duplicates,
-                "verified": run.verified,
-                "bad_signatures": run.bad_signatures,
-            },
-        )
+    figures = delivery_figures("scale_before", before)
+    merge(figures, delivery_figures("scale_after", after))
+    figures.update(
+        {
+            "scale_ratio": after.rate / before.rate,
+            "scale_touch_seconds": touched,
+            "rss_mb": rss,
+        }
+    )
     return figures
 
 
@@ -370,6 +365,16 @@ class State:
     f100: Project | None = None
 
 
+def contention(step: str, figures: Figures) -> list[str]:
+    """Notes on measurements during which other processes took a noticeable share of CPU."""
+    return [
+        f"{step}: other processes used {value:.0f} % of a core during "
+        f"{key.removesuffix('_cpu_other')}"
+        for key, value in figures.items()
+        if key.endswith("_cpu_other") and value >= QUIET_LIMIT
+    ]
+
+
 async def _recover(rig: Rig) -> None:
     """After a failed step: drop what is still queued, so that the next step starts clean."""
     await rig.db.execute("DELETE FROM deliveries")
@@ -382,14 +387,21 @@ async def run_all(rig: Rig, sizes: Sizes, steps: list[str], log: Callable[[str],
     state = State(t, {"rss_start_mb": rig.gateways[0].rss_mb()})
     await warm_up(rig, t)
     for name in steps:
-        busy = await quiet_machine(QUIET_LIMIT, 2.0, QUIET_WAIT)
+        busy = await quiet_machine(QUIET_LIMIT, 2.0, sizes.quiet_wait)
         if busy >= QUIET_LIMIT:
             state.notes.append(f"{name} started while the machine was {busy:.0f} % busy")
             log(f"  {name}: the machine stays busy ({busy:.0f} % of a core); measuring anyway")
         started = time.perf_counter()
         try:
-            merge(state.figures, await STEPS[name](rig, sizes, state))
+            step = STEPS[name](rig, sizes, state)
+            figures = await asyncio.wait_for(step, STEP_DEADLINE)
+            merge(state.figures, figures)
+            state.notes += contention(name, figures)
             log(f"  {name}: {time.perf_counter() - started:.1f} s")
+        except TimeoutError:
+            state.failures.append(f"{name}: not done after {STEP_DEADLINE:.0f} s")
+            log(f"  {name}: FAILED, not done after {STEP_DEADLINE:.0f} s")
+            await _recover(rig)
         except (client.Incomplete, client.ApiError) as error:
             state.failures.append(f"{name}: {error}")
             log(f"  {name}: FAILED after {time.perf_counter() - started:.1f} s: {error}")

@@ -35,6 +35,10 @@ from gateway.store.deliveries import Failure, Outcomes
 
 log = structlog.get_logger(__name__)
 
+# What an unreachable or restarting database raises; the loops wait and try again.
+_DATABASE_ERRORS = (
+    OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError
+)
 RECORD_INTERVAL = 0.05  # seconds between outcome writes while pushes complete
 RECORD_BATCH = 512  # or sooner, once this many outcomes wait
 JITTER = 0.2
@@ -112,7 +116,11 @@ class Dispatcher:
         recorder = asyncio.create_task(self._record_forever(), name="dispatcher-recorder")
         try:
             while not self._stopping:
-                claimed = await self._claim_and_spawn()
+                try:
+                    claimed = await self._claim_and_spawn()
+                except _DATABASE_ERRORS as error:
+                    log.warning("claim_failed", error=type(error).__name__)
+                    claimed = 0
                 if not claimed:
                     await self._wait_for_work()
         finally:
@@ -327,11 +335,12 @@ class Dispatcher:
             self._recorded.clear()
             try:
                 await self._record()
-            except (
-                OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError
-            ) as error:
+            except _DATABASE_ERRORS as error:
                 # Kept for the next round; the leases cover a longer outage.
                 log.warning("outcomes_not_recorded", error=type(error).__name__)
+                await asyncio.sleep(RECORD_INTERVAL * 10)
+            except Exception:
+                log.exception("outcomes_not_recorded")
                 await asyncio.sleep(RECORD_INTERVAL * 10)
 
     async def _record(self) -> None:

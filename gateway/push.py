@@ -81,7 +81,11 @@ async def post(
     started = time.perf_counter()
     try:
         async with session.post(url, data=body, headers=headers, allow_redirects=False) as answer:
-            await _drain(answer)
+            # The status decides; an answer whose body stalls is cut off, not held against it.
+            try:
+                await _drain(answer)
+            except (TimeoutError, aiohttp.ClientError):
+                answer.close()
             retry_after = None
             if answer.status in (429, 503):
                 retry_after = retry_after_seconds(

@@ -58,10 +58,20 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
     )
 
 
+async def _keep_session(_connection: asyncpg.Connection) -> None:
+    """Return a connection to the pool as it is, without asyncpg's reset round trip.
+
+    No query leaves session state behind (migrate unlocks its advisory lock). And a reset that
+    fails because the server just went away makes asyncpg drop the result of a statement that
+    did run: a claim's rows then stay leased until the lease ends, a stored publish is answered
+    503.
+    """
+
+
 async def create_pool(dsn: str, size: int, **options: Any) -> asyncpg.Pool:
     """A pool whose connections speak jsonb as Python values."""
     pool = await asyncpg.create_pool(
-        dsn, min_size=1, max_size=size, init=_init_connection, **options
+        dsn, min_size=1, max_size=size, init=_init_connection, reset=_keep_session, **options
     )
     assert pool is not None
     return pool

@@ -35,7 +35,7 @@ def binaries() -> Path | None:
             import pgserver
         except ImportError:
             return None
-    bundled = Path(pgserver.POSTGRES_BIN_PATH)
+    bundled = Path(pgserver.POSTGRES_BIN_PATH)  # type: ignore[attr-defined]
     return bundled if _has_tools(bundled) else None
 
 

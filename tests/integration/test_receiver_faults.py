@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import trustme
 from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -29,9 +28,8 @@ from cryptography.x509.oid import NameOID
 from gateway.config import Settings
 from tests.conftest import Gateway, configured
 from tests.integration.support import connector_id, eventually
-# Imported under another name: pytest would try to collect a class named Test*.
 from tests.receiver import Receiver, make_ca, running_receiver
-from tests.receiver import TestCA as CertificateAuthority
+from tests.receiver import TestCA as CertificateAuthority  # as Test*, pytest would collect it
 
 PUSH_TIMEOUT = 1.5
 EVENTS = 5

@@ -9,6 +9,7 @@ import orjson
 from gateway.api import openapi
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.connectors import Connector
 from gateway.eventdata import DEVICE_TYPES, EVENT_TYPES
 
 METHODS = {"get", "post", "patch", "delete", "put"}
@@ -58,8 +59,6 @@ def test_enumerations_match_the_code() -> None:
 
 
 def test_the_data_connector_lists_every_key_the_api_answers_with() -> None:
-    from gateway.connectors import Connector
-
     resource = Connector(project_id="p", id="c").to_json(show_secret=True)
     schema = document()["components"]["schemas"]["DataConnector"]
     assert set(schema["required"]) == set(resource)
