@@ -95,7 +95,8 @@ class Dispatcher:
         self._lanes: dict[str, Lane] = {}
         self._turn: tuple[str, str] = ("", "")  # (project, connector) the last claim ended at
         self._tasks: set[asyncio.Task[None]] = set()
-        self._held: set[int] = set()
+        self._held: set[int] = set()  # claimed, outcome not yet written
+        self._unfinished = 0  # claimed, push not yet done
         self._pending = _Pending()
         self._slots = asyncio.Semaphore(settings.push_concurrency)
         self._work = asyncio.Event()
@@ -164,8 +165,9 @@ class Dispatcher:
     # -- claiming --------------------------------------------------------------------------
 
     def _room(self) -> int:
-        # Hold at most twice what can be in flight, so a claim never outruns its lease.
-        return 2 * self._settings.push_concurrency - len(self._held)
+        # At most twice what can be in flight waits here, so a claim never outruns its lease.
+        # Finished pushes whose outcome is not yet written do not count: they wait on nothing.
+        return 2 * self._settings.push_concurrency - self._unfinished
 
     def _claim_threshold(self) -> int:
         return min(self._settings.claim_batch, self._settings.push_concurrency) // 2 + 1
@@ -222,6 +224,7 @@ class Dispatcher:
             lane = Lane(asyncio.Semaphore(self._settings.connector_concurrency))
             self._lanes[row["connector_id"]] = lane
         lane.claimed += 1
+        self._unfinished += 1
         task = asyncio.create_task(self._deliver(row, lane, now))
         self._tasks.add(task)
         task.add_done_callback(self._finished)
@@ -254,8 +257,9 @@ class Dispatcher:
             self._outcome(row, connector, lane, result)
         finally:
             lane.claimed -= 1
-            if lane.claimed == self._lane_cap() - 1:
-                self._capacity.set()  # a full lane may take more again
+            self._unfinished -= 1
+            if lane.claimed == self._lane_cap() - 1 or self._room() == self._claim_threshold():
+                self._capacity.set()  # a full lane, or this process, may take more again
             if lane.claimed == 0 and self._lanes.get(row["connector_id"]) is lane:
                 del self._lanes[row["connector_id"]]
 
@@ -323,8 +327,8 @@ class Dispatcher:
 
     def _queued_outcome(self, row: asyncpg.Record) -> None:
         self._pending.size += 1
-        if self._pending.size >= RECORD_BATCH or self._room() < self._claim_threshold():
-            self._recorded.set()  # written outcomes free room to claim more
+        if self._pending.size >= RECORD_BATCH:
+            self._recorded.set()
 
     # -- recording -------------------------------------------------------------------------
 
