@@ -6,7 +6,8 @@
   one connector, and a connector whose lane is full is left out of the next claim, so one slow or
   dead endpoint never fills the process.
 - When a push fails, the rest of that connector's lane is not tried now: the whole queue of the
-  connector waits for its next retry, whose delay grows with its failure streak.
+  connector waits for its next retry, whose delay grows with its failure streak. The retry is
+  one push at a time until one succeeds.
 - Outcomes are written in batches by one recorder; a crash before a write costs a duplicate push
   after the lease, never a lost event.
 """
@@ -93,6 +94,9 @@ class Dispatcher:
         self._clock = clock
         self._retry_delay = retry_delay(settings)
         self._lanes: dict[str, Lane] = {}
+        # Connectors whose last push here failed: they get one push at a time (a probe) until
+        # one succeeds, so a hanging endpoint holds one slot, not a lane's worth.
+        self._suspects: set[str] = set()
         self._turn: tuple[str, str] = ("", "")  # (project, connector) the last claim ended at
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: set[int] = set()  # claimed, outcome not yet written
@@ -221,7 +225,8 @@ class Dispatcher:
     def _spawn(self, row: asyncpg.Record, now: datetime) -> None:
         lane = self._lanes.get(row["connector_id"])
         if lane is None:
-            lane = Lane(asyncio.Semaphore(self._settings.connector_concurrency))
+            probing = row["connector_id"] in self._suspects
+            lane = Lane(asyncio.Semaphore(1 if probing else self._settings.connector_concurrency))
             self._lanes[row["connector_id"]] = lane
         lane.claimed += 1
         self._unfinished += 1
@@ -290,11 +295,13 @@ class Dispatcher:
         self._metrics.push_duration.observe(result.elapsed)
         self._count(key, now, result)
         if result.ok:
+            self._suspects.discard(row["connector_id"])
             self._metrics.delivery_lag.observe(max(0.0, (now - row["stored_at"]).total_seconds()))
             self._pending.outcomes.succeeded.add(key)
             self._done(row)
             return
         lane.failed = True
+        self._suspects.add(row["connector_id"])
         self._metrics.retries_scheduled.inc()
         log.info(
             "push_failed",

@@ -223,3 +223,29 @@ async def test_new_events_wait_for_a_failing_connectors_retry(
     gateway.clock.advance(gateway.settings.retry_base * 1.2 + 1)
     assert await gateway.deliver() == 2
     assert await queued(gateway, connector) == 0
+
+
+async def test_a_failing_connector_is_retried_one_push_at_a_time(
+    gateway: Gateway, receiver: Receiver
+) -> None:
+    """After a failure, a retry sends one probe; the rest follow only once it succeeds."""
+    account = await gateway.project()
+    await gateway.connector(account, receiver.url("/down"))
+    receiver.script("/down", Answer(500))
+    device = await gateway.device(account)
+    for value in range(20):
+        await gateway.publish(account, device, {"temperature": {"value": value}})
+
+    await gateway.deliver()
+    first_round = len(receiver.at("/down"))
+    assert 1 <= first_round <= 8  # one lane's worth at most, before the failure is seen
+
+    gateway.clock.advance(3600)
+    await gateway.deliver()
+    assert len(receiver.at("/down")) == first_round + 1  # a single probe
+
+    receiver.script("/down", Answer(200))
+    gateway.clock.advance(3600)
+    await gateway.deliver()
+    delivered = {r.event_id for r in receiver.at("/down")[first_round + 1:]}
+    assert len(delivered) == 20 and await queued(gateway) == 0
