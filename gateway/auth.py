@@ -26,7 +26,6 @@ ROLES = ("roles/project.user", "roles/project.developer", "roles/project.admin")
 USER, DEVELOPER, ADMIN = ROLES
 TOKEN_LIFETIME = timedelta(hours=1)
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-_MIN_SECRET_LENGTH = 65  # longer than the HMAC block, see the module docstring
 _LEEWAY = 30  # seconds of clock skew allowed between a client and the gateway
 
 
@@ -163,8 +162,3 @@ def _check_lifetime(iat: object, exp: object, now: float) -> None:
         raise Unauthorized("invalid assertion: iat is in the future")
     if exp - iat > 3600:
         raise Unauthorized("invalid assertion: exp must be at most one hour after iat")
-
-
-def check_secret_shape(secret: str) -> bool:
-    """Whether a secret is long enough to be stored only as its digest."""
-    return len(secret.encode()) >= _MIN_SECRET_LENGTH
