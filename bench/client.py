@@ -114,16 +114,20 @@ async def publish_paced(
     loop = asyncio.get_running_loop()
     started = loop.time()
     inflight = asyncio.Semaphore(256)
-    tasks: list[asyncio.Task[None]] = []
+    started_sends: list[asyncio.Task[None]] = []
 
     async def send(index: int) -> None:
         async with inflight:
             await api.publish(project, temperature_events(devices, batch, index * batch))
 
-    for index in range(sends):
-        await asyncio.sleep(max(0.0, started + index * interval - loop.time()))
-        tasks.append(asyncio.create_task(send(index)))
-    await asyncio.gather(*tasks)
+    try:
+        for index in range(sends):
+            await asyncio.sleep(max(0.0, started + index * interval - loop.time()))
+            started_sends.append(asyncio.create_task(send(index)))
+        await asyncio.gather(*started_sends)
+    finally:
+        for unfinished in started_sends:
+            unfinished.cancel()
     return sends * batch
 
 

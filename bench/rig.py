@@ -88,7 +88,7 @@ class Rig:
 
     async def sql_project(self, name: str) -> str:
         """A project, made by SQL, where the main account is a developer."""
-        project_id = new_id()
+        project_id: str = new_id()
         now = datetime.now(UTC)
         async with self.db.acquire() as connection, connection.transaction():
             await connection.execute(

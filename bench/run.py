@@ -11,11 +11,14 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 
@@ -105,6 +108,19 @@ async def measure(server_url: str, processes: procs.Processes, plan: Plan) -> Ou
     return outcome
 
 
+@contextlib.contextmanager
+def snapshot(source: Path) -> Iterator[Path]:
+    """A copy of the checkout's gateway/ and sql/, so that every process of the benchmark runs
+    the same code even while the checkout is being edited."""
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as directory:
+        copy = Path(directory)
+        for part in ("gateway", "sql"):
+            shutil.copytree(
+                source / part, copy / part, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        yield copy
+
+
 def source_state(source: Path) -> str:
     """The gateway code measured: its commit, and whether it had local changes."""
 
@@ -119,8 +135,8 @@ def source_state(source: Path) -> str:
     return f"commit {commit}" + (" with local changes to gateway/ or sql/" if changed else "")
 
 
-def _interrupt(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+def _terminate(_signum: int, _frame: FrameType | None) -> None:
+    signal.raise_signal(signal.SIGINT)  # the same orderly stop as Ctrl-C
 
 
 def use_uvloop() -> None:
@@ -164,6 +180,7 @@ def parse_plan() -> tuple[Plan, bool]:
         default=ROOT,
         help="checkout whose gateway/ and sql/ are measured (default: this one)",
     )
+    parser.add_argument("--runs", type=int, help="repetitions (default: 3, quick: 1)")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     parser.add_argument(
         "--out",
@@ -177,9 +194,12 @@ def parse_plan() -> tuple[Plan, bool]:
     if unknown:
         parser.error(f"unknown steps: {', '.join(sorted(unknown))}")
     options.out.mkdir(parents=True, exist_ok=True)
+    sizes = scenarios.QUICK if options.quick else scenarios.FULL
+    if options.runs:
+        sizes = replace(sizes, repetitions=max(1, min(options.runs, 9)))
     return Plan(
         mode="quick" if options.quick else "full",
-        sizes=scenarios.QUICK if options.quick else scenarios.FULL,
+        sizes=sizes,
         steps=steps,
         source=options.gateway_source.resolve(),
         settings=parse_settings(options.setting),
@@ -190,14 +210,17 @@ def parse_plan() -> tuple[Plan, bool]:
 
 def main() -> int:
     plan, no_docs = parse_plan()
-    signal.signal(signal.SIGTERM, _interrupt)
+    # Also when started in the background, where SIGINT may arrive ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminate)
     use_uvloop()
     processes = procs.Processes(plan.out)
     started = time.perf_counter()
+    state = source_state(plan.source)
     try:
-        with procs.postgres_server() as server_url:
+        with procs.postgres_server() as server_url, snapshot(plan.source) as code:
             postgres = asyncio.run(postgres_version(server_url))
-            outcome = asyncio.run(measure(server_url, processes, plan))
+            outcome = asyncio.run(measure(server_url, processes, replace(plan, source=code)))
     finally:
         processes.stop_all()
     values = report.medians(outcome.runs)
@@ -208,9 +231,7 @@ def main() -> int:
     for failure in outcome.failures:
         print(f"FAILED {failure}")
     if not no_docs:
-        context = report.Context(
-            plan.mode, plan.sizes.repetitions, postgres, source_state(plan.source), plan.settings
-        )
+        context = report.Context(plan.mode, plan.sizes.repetitions, postgres, state, plan.settings)
         block = report.generated_block(
             values, context, outcome.failures, outcome.notes, outcome.profile
         )

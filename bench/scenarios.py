@@ -6,7 +6,7 @@ import asyncio
 import math
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -238,12 +238,13 @@ async def isolation(rig: Rig, sizes: Sizes, state: State) -> Figures:
     return figures
 
 
-async def _bounded(calls: list[Callable[[], Awaitable[None]]], concurrency: int) -> None:
+async def _bounded(calls: Iterable[Awaitable[None]], concurrency: int) -> None:
+    """Await `calls` (created lazily, as they are taken), `concurrency` at a time."""
     pending = iter(calls)
 
     async def worker() -> None:
         for call in pending:
-            await call()
+            await call
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
@@ -256,12 +257,10 @@ async def scale(rig: Rig, sizes: Sizes, state: State) -> Figures:
     apis, projects = await rigs.insert_tenants(rig, sizes.tenants, sizes.tenant_connectors)
     await rig.receiver.reset()
     started = time.perf_counter()
-    calls = [
-        lambda api=api, project=project: api.publish(
-            project, [{"device": f"dev{project}", "data": {"temperature": {"value": 1.0}}}]
-        )
+    calls = (
+        api.publish(project, [{"device": f"dev{project}", "data": {"temperature": {"value": 1.0}}}])
         for api, project in zip(apis, projects, strict=True)
-    ]
+    )
     await _bounded(calls, 16)
     await rig.receiver.wait_for("scale", sizes.tenants * sizes.tenant_connectors, timeout=300)
     touched = time.perf_counter() - started
@@ -289,7 +288,7 @@ async def sync(rig: Rig, sizes: Sizes, _state: State) -> Figures:
         for kind, data in SYNC_DATA.items()
         for i in range(0, len(devices), client.BATCH)
     ]
-    await _bounded([lambda b=b: api.publish(project.id, b) for b in batches], 2)
+    await _bounded((api.publish(project.id, batch) for batch in batches), 2)
     connector = await api.create_connector(project.id, rig.receiver.url("sync"), SECRET)
     await rig.receiver.reset()
     started_wall, started = time.time(), time.perf_counter()
