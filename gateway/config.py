@@ -105,7 +105,7 @@ class Settings:
     push_timeout: float = _setting(10.0, _positive(float), "timeout of one push")
     push_concurrency: int = _setting(64, _positive(int), "pushes in flight per process")
     connector_concurrency: int = _setting(
-        8, _positive(int), "pushes in flight per connector per process"
+        16, _positive(int), "pushes in flight per connector per process"
     )
     claim_batch: int = _setting(256, _positive(int), "deliveries claimed per statement")
     lease: float = _setting(

@@ -30,7 +30,7 @@ from gateway.bus import ConnectorRegistry
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.connectors import Connector
-from gateway.metrics import Metrics, push_outcome
+from gateway.metrics import PUSH_OUTCOMES, Metrics, push_outcome
 from gateway.store import deliveries
 from gateway.store.deliveries import Failure, Outcomes
 
@@ -93,6 +93,7 @@ class Dispatcher:
         self._metrics = metrics
         self._clock = clock
         self._retry_delay = retry_delay(settings)
+        self._attempts = {o: metrics.push_attempts.labels(o) for o in PUSH_OUTCOMES}
         self._lanes: dict[str, Lane] = {}
         # Connectors whose last push here failed: they get one push at a time (a probe) until
         # one succeeds, so a hanging endpoint holds one slot, not a lane's worth.
@@ -291,7 +292,7 @@ class Dispatcher:
         now = self._clock()
         key = (row["project_id"], row["connector_id"])
         outcome = push_outcome(result.status, result.timed_out)
-        self._metrics.push_attempts.labels(outcome).inc()
+        self._attempts[outcome].inc()
         self._metrics.push_duration.observe(result.elapsed)
         self._count(key, now, result)
         if result.ok:

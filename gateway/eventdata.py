@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final
 
 MAX_TEXT_LENGTH: Final = 1024
@@ -55,6 +57,7 @@ _RFC3339 = re.compile(
 )
 
 
+@lru_cache(maxsize=256)  # a batch's events share their publish time
 def format_timestamp(moment: datetime) -> str:
     """Format as RFC 3339 in UTC with microseconds and ``Z``; a naive moment is taken as UTC."""
     utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
@@ -261,7 +264,10 @@ def _one_sample(*keys: str) -> Default:
 
 _PERCENT = _integer(0, 100)
 _COUNT = _integer(0, _INT32_MAX)
-_UPDATE_TIME = Field(_timestamp)  # defaults to the publish time, see _with_now
+# The publish time, for an absent updateTime: set by parse_publish around each validation, so
+# the validators are built once rather than per event.
+_PUBLISHED_AT: ContextVar[str] = ContextVar("published_at")
+_UPDATE_TIME = Field(_timestamp, default=lambda _filled: _PUBLISHED_AT.get())
 
 
 def _state(*allowed: str) -> dict[str, Field]:
@@ -360,12 +366,7 @@ EVENT_TYPES: Final = frozenset(_FIELDS)
 _UNKEYED: Final = frozenset({"labelsChanged"})
 
 
-def _with_now(fields: Mapping[str, Field], now_text: str) -> dict[str, Field]:
-    """The type's table with `updateTime` defaulting to the publish time."""
-    return {
-        name: Field(spec.check, _const(now_text)) if name == "updateTime" else spec
-        for name, spec in fields.items()
-    }
+_CHECKS: Final = {event_type: _object(fields) for event_type, fields in _FIELDS.items()}
 
 
 def parse_publish(body: object, now: datetime) -> tuple[str, dict[str, Any]]:
@@ -383,6 +384,9 @@ def parse_publish(body: object, now: datetime) -> tuple[str, dict[str, Any]]:
     if not isinstance(event_type, str) or event_type not in _FIELDS:
         shown = repr(_show(event_type) if isinstance(event_type, str) else event_type)
         raise InvalidEventData(f"unknown event type {shown}")
-    fields = _with_now(_FIELDS[event_type], format_timestamp(now))
-    data: dict[str, Any] = _object(fields)(payload, event_type)
+    published_at = _PUBLISHED_AT.set(format_timestamp(now))
+    try:
+        data: dict[str, Any] = _CHECKS[event_type](payload, event_type)
+    finally:
+        _PUBLISHED_AT.reset(published_at)
     return event_type, data if event_type in _UNKEYED else {event_type: data}
