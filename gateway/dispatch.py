@@ -6,8 +6,9 @@
   one connector, and a connector whose lane is full is left out of the next claim, so one slow or
   dead endpoint never fills the process.
 - When a push fails, the rest of that connector's lane is not tried now: the whole queue of the
-  connector waits for its next retry, whose delay grows with its failure streak. The retry is
-  one push at a time until one succeeds.
+  connector waits for its next retry, whose delay grows with its failure streak.
+- A connector's pushes in flight grow from one while it answers (gateway/window.py), so an
+  endpoint that hangs or fails holds one push slot, not its lane's worth.
 - Outcomes are written in batches by one recorder; a crash before a write costs a duplicate push
   after the lease, never a lost event.
 """
@@ -18,6 +19,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -33,6 +35,7 @@ from gateway.connectors import Connector
 from gateway.metrics import PUSH_OUTCOMES, Metrics, push_outcome
 from gateway.store import deliveries
 from gateway.store.deliveries import Failure, Outcomes
+from gateway.window import Window
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +66,12 @@ def retry_delay(settings: Settings) -> deliveries.RetryPolicy:
 class Lane:
     """A connector's claimed deliveries in this process."""
 
-    semaphore: asyncio.Semaphore
+    window: Window
+
+    @property
+    def cap(self) -> int:
+        """Deliveries this lane may hold: a few rounds of what its window lets through."""
+        return 4 * self.window.size
     claimed: int = 0
     failed: bool = False  # a push failed: the rest wait for the connector's retry
 
@@ -95,13 +103,14 @@ class Dispatcher:
         self._retry_delay = retry_delay(settings)
         self._attempts = {o: metrics.push_attempts.labels(o) for o in PUSH_OUTCOMES}
         self._lanes: dict[str, Lane] = {}
-        # Connectors whose last push here failed: they get one push at a time (a probe) until
-        # one succeeds, so a hanging endpoint holds one slot, not a lane's worth.
-        self._suspects: set[str] = set()
+        # Each connector's window, kept while the process lives: a connector that answers
+        # well is not made to grow it again every time its queue runs empty.
+        self._windows: dict[str, Window] = {}
         self._turn: tuple[str, str] = ("", "")  # (project, connector) the last claim ended at
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: set[int] = set()  # claimed, outcome not yet written
         self._unfinished = 0  # claimed, push not yet done
+        self._behind_windows = 0  # of those, waiting for their connector's window
         self._pending = _Pending()
         self._slots = asyncio.Semaphore(settings.push_concurrency)
         self._work = asyncio.Event()
@@ -170,9 +179,11 @@ class Dispatcher:
     # -- claiming --------------------------------------------------------------------------
 
     def _room(self) -> int:
-        # At most twice what can be in flight waits here, so a claim never outruns its lease.
-        # Finished pushes whose outcome is not yet written do not count: they wait on nothing.
-        return 2 * self._settings.push_concurrency - self._unfinished
+        # At most twice what can be in flight waits for a push slot, so a claim never outruns
+        # its lease. Deliveries behind their connector's window wait at most one push timeout
+        # (a failure sends them back), and finished ones wait on nothing: neither counts.
+        ready = self._unfinished - self._behind_windows
+        return 2 * self._settings.push_concurrency - ready
 
     def _claim_threshold(self) -> int:
         return min(self._settings.claim_batch, self._settings.push_concurrency) // 2 + 1
@@ -181,8 +192,7 @@ class Dispatcher:
         return 4 * self._settings.connector_concurrency
 
     def _busy_connectors(self) -> list[str]:
-        cap = self._lane_cap()
-        return [cid for cid, lane in self._lanes.items() if lane.claimed >= cap or lane.failed]
+        return [cid for cid, lane in self._lanes.items() if lane.claimed >= lane.cap or lane.failed]
 
     async def _claim_and_spawn(self, limit: int | None = None) -> int:
         self._capacity.clear()
@@ -226,8 +236,10 @@ class Dispatcher:
     def _spawn(self, row: asyncpg.Record, now: datetime) -> None:
         lane = self._lanes.get(row["connector_id"])
         if lane is None:
-            probing = row["connector_id"] in self._suspects
-            lane = Lane(asyncio.Semaphore(1 if probing else self._settings.connector_concurrency))
+            window = self._windows.setdefault(
+                row["connector_id"], Window(self._settings.connector_concurrency)
+            )
+            lane = Lane(window)
             self._lanes[row["connector_id"]] = lane
         lane.claimed += 1
         self._unfinished += 1
@@ -252,7 +264,7 @@ class Dispatcher:
             if connector is None:
                 self._done(row)  # deleted or disabled since it was queued: its queue is gone
                 return
-            async with lane.semaphore:
+            async with self._through(lane.window):
                 if self._stopping:
                     return  # not started: handed back by stop()
                 if lane.failed:
@@ -260,14 +272,27 @@ class Dispatcher:
                     return
                 async with self._slots:
                     result = await self._push(row, connector)
-            self._outcome(row, connector, lane, result)
+                self._outcome(row, connector, lane, result)
         finally:
             lane.claimed -= 1
             self._unfinished -= 1
-            if lane.claimed == self._lane_cap() - 1 or self._room() == self._claim_threshold():
+            if lane.claimed == lane.cap - 1 or self._room() == self._claim_threshold():
                 self._capacity.set()  # a full lane, or this process, may take more again
             if lane.claimed == 0 and self._lanes.get(row["connector_id"]) is lane:
                 del self._lanes[row["connector_id"]]
+
+    @contextlib.asynccontextmanager
+    async def _through(self, window: Window) -> AsyncIterator[None]:
+        """Pass a connector's window, counting those waiting at it."""
+        self._behind_windows += 1
+        try:
+            await window.acquire()
+        finally:
+            self._behind_windows -= 1
+        try:
+            yield
+        finally:
+            await window.release()
 
     async def _push(self, row: asyncpg.Record, connector: Connector) -> push.PushResult:
         metadata = {
@@ -296,13 +321,13 @@ class Dispatcher:
         self._metrics.push_duration.observe(result.elapsed)
         self._count(key, now, result)
         if result.ok:
-            self._suspects.discard(row["connector_id"])
+            lane.window.succeeded()
             self._metrics.delivery_lag.observe(max(0.0, (now - row["stored_at"]).total_seconds()))
             self._pending.outcomes.succeeded.add(key)
             self._done(row)
             return
         lane.failed = True
-        self._suspects.add(row["connector_id"])
+        lane.window.failed()
         self._metrics.retries_scheduled.inc()
         log.info(
             "push_failed",
