@@ -25,7 +25,14 @@ import orjson
 import pytest
 import yaml
 
-from tests.e2e.processes import GatewayProcess, admin, free_port, gateway_env, wait_for
+from tests.e2e.processes import (
+    GatewayProcess,
+    admin,
+    free_port,
+    gateway_env,
+    stop_process,
+    wait_for,
+)
 from tests.ops import (
     ALERTS,
     alert_queries,
@@ -138,13 +145,8 @@ class PrometheusProcess:
         return float(result[0]["value"][1]) if result else math.nan
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        if self.process is not None:
+            stop_process(self.process)
 
 
 @dataclass
