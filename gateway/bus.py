@@ -38,11 +38,15 @@ class ConnectorRegistry:
     async def active(self, project_id: str, connector_id: str) -> Connector | None:
         """The connector if it is ACTIVE. A cache that says otherwise is checked against the
         database first: it may predate the change (not yet notified) that queued a delivery."""
-        connector = await self.get(project_id, connector_id)
-        if connector is None or connector.status != ACTIVE:
+        cached = await self.get(project_id, connector_id)
+        if cached is not None and cached.status == ACTIVE:
+            return cached
+        # One row, not the whole project: the queue of a connector that is really gone asks
+        # this for each of its last deliveries.
+        fresh = await connectors.get(self._db, project_id, connector_id)
+        if fresh != cached:
             self.invalidate(project_id)
-            connector = await self.get(project_id, connector_id)
-        return connector if connector is not None and connector.status == ACTIVE else None
+        return fresh if fresh is not None and fresh.status == ACTIVE else None
 
     async def of_project(self, project_id: str) -> dict[str, Connector]:
         cached = self._projects.get(project_id)
@@ -63,12 +67,12 @@ class ConnectorRegistry:
 
     def invalidate(self, project_id: str | None = None) -> None:
         """Forget one project's connectors, or every project's."""
-        projects = [project_id] if project_id is not None else list(self._projects)
-        for project in projects:
-            self._projects.pop(project, None)
-            self._generation[project] = self._generation.get(project, 0) + 1
         if project_id is None:
+            self._projects.clear()
             self._generation = {p: g + 1 for p, g in self._generation.items()}
+        else:
+            self._projects.pop(project_id, None)
+            self._generation[project_id] = self._generation.get(project_id, 0) + 1
 
     def __len__(self) -> int:
         return sum(len(project) for project in self._projects.values())

@@ -55,11 +55,6 @@ async def delete(db: asyncpg.Pool, project_id: str, device_id: str) -> bool:
     return await db.fetchval(sql("delete_device"), project_id, device_id) is not None
 
 
-async def existing(db: asyncpg.Pool, project_id: str, device_ids: list[str]) -> set[str]:
-    rows = await db.fetch(sql("existing_devices"), project_id, device_ids)
-    return {row["id"] for row in rows}
-
-
 async def reported(
     db: asyncpg.Pool, project_id: str, device_ids: list[str]
 ) -> dict[str, dict[str, Any]]:

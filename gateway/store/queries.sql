@@ -110,9 +110,6 @@ WITH gone AS (
 )
 SELECT id FROM gone;
 
--- name: existing_devices
-SELECT id FROM devices WHERE project_id = $1 AND id = ANY ($2::text[]);
-
 -- name: reported_of_devices
 -- The latest event of each type of each device, for the devices' `reported` maps.
 SELECT r.device_id, r.event_type, e.body
