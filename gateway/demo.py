@@ -90,12 +90,18 @@ async def _bootstrap(url: str) -> tuple[str, auth.Credentials]:
         await db.close()
 
 
-async def _publish_forever(
-    client: aiohttp.ClientSession, base: str, devices: list[str], rate: float, sent: list[int]
+async def _publish_until(
+    stop: asyncio.Event,
+    client: aiohttp.ClientSession,
+    base: str,
+    devices: list[str],
+    rate: float,
+    sent: list[int],
 ) -> None:
+    """Publish at `rate` until `stop`, never leaving a request half-way (the server stops next)."""
     interval = 1.0 / rate
     next_at = time.monotonic()
-    while True:
+    while not stop.is_set():
         device_id, device_type = random.choice(devices).split("|")
         url = f"{base}/devices/{device_id}:publish"
         async with client.post(url, json=DEVICES[device_type]()) as answer:
@@ -137,14 +143,14 @@ async def _demo(settings: Settings, rate: float, duration: float) -> None:
         await _create_demo_resources(client, base, receiver_port)
         devices = await _create_devices(client, base)
         sent = [0]
-        publisher = asyncio.create_task(_publish_forever(client, base, devices, rate, sent))
+        publisher = asyncio.create_task(_publish_until(stop, client, base, devices, rate, sent))
         started = time.monotonic()
         while not stop.is_set() and (not duration or time.monotonic() - started < duration):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
             print(_progress(started, sent[0], receiver, app), end="", flush=True)
-        publisher.cancel()
-        await asyncio.gather(publisher, return_exceptions=True)
+        stop.set()
+        await publisher
     print("\nstopping…")
     await runner.cleanup()
     await receiver_runner.cleanup()
