@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway.addresses import connect_host, is_public_url
 from gateway.errors import BadRequest
 from gateway.eventdata import EVENT_TYPES
 
@@ -117,27 +116,13 @@ def parse_status(value: Any) -> str:
     return str(value)
 
 
-def _is_private_host(host: str) -> bool:
-    lowered = host.lower().rstrip(".")
-    if lowered == "localhost" or lowered.endswith((".localhost", ".local", ".internal")):
-        return True
-    try:
-        address = ipaddress.ip_address(lowered)
-    except ValueError:
-        try:
-            # Resolvers also read shorthand IPv4 forms: 127.1, 2130706433, 0x7f000001.
-            address = ipaddress.ip_address(socket.inet_aton(lowered))
-        except (OSError, ValueError):
-            return False
-    return not address.is_global
-
-
 def parse_url(value: Any, *, allow_insecure: bool) -> str:
     url = _string(value, "httpConfig.url", MAX_URL)
     try:
         parts = urlsplit(url)
         host = parts.hostname
         parts.port  # noqa: B018 -- raises on a malformed port
+        connect_host(url)  # the host as the client will see it, or ValueError
     except ValueError:
         raise BadRequest("httpConfig.url is not a valid URL") from None
     allowed = ("https", "http") if allow_insecure else ("https",)
@@ -145,7 +130,7 @@ def parse_url(value: Any, *, allow_insecure: bool) -> str:
         raise BadRequest("httpConfig.url must be an https:// URL")
     if parts.username or parts.password:
         raise BadRequest("httpConfig.url must not carry credentials; use headers")
-    if not allow_insecure and _is_private_host(host):
+    if not allow_insecure and not is_public_url(url):
         raise BadRequest("httpConfig.url must point to a public address")
     return url
 

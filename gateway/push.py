@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import email.utils
-import ipaddress
-import socket
 import ssl
 import time
 from collections.abc import Iterable, Mapping
@@ -14,9 +12,8 @@ from typing import Any
 
 import aiohttp
 import orjson
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 
+from gateway.addresses import public_socket
 from gateway.connectors import Connector
 from gateway.signing import SIGNATURE_HEADER, sign_body
 
@@ -105,25 +102,6 @@ async def _drain(answer: aiohttp.ClientResponse) -> None:
         answer.close()
 
 
-class PublicOnlyResolver(AbstractResolver):
-    """Resolves names, refusing addresses that are not public (guards against SSRF)."""
-
-    def __init__(self) -> None:
-        self._inner = DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        public = [r for r in results if ipaddress.ip_address(r["host"]).is_global]
-        if not public:
-            raise OSError(f"{host} resolves to no public address")
-        return public
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
 def client_session(
     timeout: float, concurrency: int, ca_bundle: str | None, public_only: bool
 ) -> aiohttp.ClientSession:
@@ -133,7 +111,8 @@ def client_session(
         context.load_verify_locations(cafile=ca_bundle)
     options: dict[str, Any] = {"ssl": context, "limit": concurrency, "limit_per_host": 0}
     if public_only:
-        options["resolver"] = PublicOnlyResolver()
+        # At connect time, for every address: IP literals never pass through a resolver.
+        options["socket_factory"] = public_socket
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(**options),
         timeout=aiohttp.ClientTimeout(total=timeout),
