@@ -8,18 +8,13 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-COPY pyproject.toml ./
+COPY pyproject.toml README.md ./
 COPY gateway ./gateway
-COPY sql ./sql
-# Installing the project pulls in exactly its declared dependencies. The image then runs the
-# source tree from /app (the migration runner reads sql/ beside the gateway/ package), so the
-# installed copy of the package itself is removed again.
-RUN pip install --no-cache-dir /src \
-    && pip uninstall --yes data-connector-gateway
+# The package carries its migrations and queries, so the installed copy is all the image needs.
+RUN pip install --no-cache-dir /src
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \
-    PYTHONPATH=/app \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     GATEWAY_HOST=0.0.0.0 \
@@ -31,9 +26,7 @@ RUN groupadd --system --gid 10001 gateway \
     && mkdir /data \
     && chown gateway:gateway /data
 COPY --from=builder /opt/venv /opt/venv
-WORKDIR /app
-COPY gateway ./gateway
-COPY sql ./sql
+WORKDIR /data
 USER 10001:10001
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \

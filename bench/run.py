@@ -110,11 +110,11 @@ async def measure(server_url: str, processes: procs.Processes, plan: Plan) -> Ou
 
 @contextlib.contextmanager
 def snapshot(source: Path) -> Iterator[Path]:
-    """A copy of the checkout's gateway/ and sql/, so that every process of the benchmark runs
-    the same code even while the checkout is being edited."""
+    """A copy of the checkout's gateway/ (migrations included), so that every process of the
+    benchmark runs the same code even while the checkout is being edited."""
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as directory:
         copy = Path(directory)
-        for part in ("gateway", "sql"):
+        for part in ("gateway",):
             shutil.copytree(
                 source / part, copy / part, ignore=shutil.ignore_patterns("__pycache__")
             )
@@ -131,8 +131,8 @@ def source_state(source: Path) -> str:
         return done.stdout.strip()
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    changed = git("status", "--porcelain", "--untracked-files=no", "gateway", "sql")
-    return f"commit {commit}" + (" with local changes to gateway/ or sql/" if changed else "")
+    changed = git("status", "--porcelain", "--untracked-files=no", "gateway")
+    return f"commit {commit}" + (" with local changes to gateway/" if changed else "")
 
 
 def _terminate(_signum: int, _frame: FrameType | None) -> None:
@@ -178,7 +178,7 @@ def parse_plan() -> tuple[Plan, bool]:
         "--gateway-source",
         type=Path,
         default=ROOT,
-        help="checkout whose gateway/ and sql/ are measured (default: this one)",
+        help="checkout whose gateway/ is measured (default: this one)",
     )
     parser.add_argument("--runs", type=int, help="repetitions (default: 3, quick: 1)")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")

@@ -18,9 +18,9 @@ from client import Api
 from cpu import CpuMeter, postgres_pids, quiet_machine
 from rig import SECRET, Project, Rig
 
-from gateway import push
-from gateway.connectors import Connector
-from gateway.ingest import new_event
+from gateway.ingest.publish import new_event
+from gateway.model import Connector
+from gateway.push import body as push
 
 Figures = dict[str, float]
 CONCURRENCY = 64  # the gateway's default GATEWAY_PUSH_CONCURRENCY

@@ -18,16 +18,18 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway import maintenance, migrate, push
 from gateway.api import dataconnectors, devices, events, health, oauth, openapi
 from gateway.api.common import SERVICES, Services
 from gateway.api.errors import error_middleware
-from gateway.bus import ConnectorRegistry, Listener
 from gateway.clock import Clock, system_clock
 from gateway.config import Settings
-from gateway.dispatch import Dispatcher
+from gateway.dispatch import maintenance
+from gateway.dispatch.dispatcher import Dispatcher
+from gateway.dispatch.listener import Listener
+from gateway.dispatch.registry import ConnectorRegistry
 from gateway.metrics import Metrics
-from gateway.store import create_pool
+from gateway.push import post as push
+from gateway.store import create_pool, migrate
 
 log = structlog.get_logger(__name__)
 

@@ -4,47 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import orjson
 
-from gateway import auth, logs, migrate
+from gateway import logs
+from gateway.api import auth
 from gateway.clock import system_clock
 from gateway.config import ConfigError, Settings
-from gateway.embedded import EmbeddedPostgres
+from gateway.embedded import database, use_uvloop
 from gateway.ids import new_id
-from gateway.store import accounts, create_pool
-
-
-@contextlib.contextmanager
-def database(settings: Settings) -> Iterator[Settings]:
-    """Settings with a database URL: the configured one, or the embedded server's."""
-    if settings.database_url:
-        yield settings
-        return
-    server = EmbeddedPostgres(settings.data_dir)
-    try:
-        yield _with_url(settings, server.url)
-    finally:
-        server.stop()
-
-
-def _with_url(settings: Settings, url: str) -> Settings:
-    from dataclasses import replace
-
-    return replace(settings, database_url=url)
-
-
-def use_uvloop() -> None:
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+from gateway.store import accounts, create_pool, migrate
 
 
 def serve(settings: Settings) -> None:

@@ -25,12 +25,13 @@ import jwt
 import orjson
 from aiohttp import web
 
-from gateway import auth, latency
+from gateway import latency
+from gateway.api import auth
 from gateway.app import METRICS, create_app
-from gateway.cli import database, use_uvloop
 from gateway.config import Settings
-from gateway.eventdata import parse_timestamp
+from gateway.embedded import database, use_uvloop
 from gateway.ids import new_id
+from gateway.ingest.eventdata import parse_timestamp
 from gateway.store import accounts, create_pool
 
 SECRET = "demo-signature-secret-" + "x" * 16

@@ -7,9 +7,15 @@ Several gateway processes on one data directory share one server; the last one s
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import structlog
+
+from gateway.config import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -27,3 +33,27 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         self._server.cleanup()
+
+
+@contextlib.contextmanager
+def database(settings: Settings) -> Iterator[Settings]:
+    """Settings with a database URL: the configured one, or the embedded server's."""
+    if settings.database_url:
+        yield settings
+        return
+    server = EmbeddedPostgres(settings.data_dir)
+    try:
+        yield _with_url(settings, server.url)
+    finally:
+        server.stop()
+
+
+def _with_url(settings: Settings, url: str) -> Settings:
+    return replace(settings, database_url=url)
+
+
+def use_uvloop() -> None:
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())

@@ -23,15 +23,15 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway import auth, migrate
+from gateway.api import auth
 from gateway.app import DISPATCHER, REGISTRY, create_app
-from gateway.bus import ConnectorRegistry
 from gateway.clock import ManualClock
 from gateway.config import Settings
-from gateway.dispatch import Dispatcher
+from gateway.dispatch.dispatcher import Dispatcher
+from gateway.dispatch.registry import ConnectorRegistry
 from gateway.ids import new_id
 from gateway.metrics import Metrics
-from gateway.store import accounts, create_pool
+from gateway.store import accounts, create_pool, migrate
 from tests.receiver import Receiver, TestCA, make_ca, running_receiver
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -13,7 +13,7 @@ import asyncpg
 import orjson
 from aiohttp import web
 
-from gateway import auth
+from gateway.api import auth
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.errors import BadRequest, PayloadTooLarge

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from gateway import auth, latency
+from gateway import latency
+from gateway.api import auth
 from gateway.api.common import (
     RESOURCE_ID,
     authorize,
@@ -18,9 +19,10 @@ from gateway.api.common import (
     read_json,
     services,
 )
-from gateway.connectors import ACTIVE, Connector, apply_changes, new_connector, patch_paths
+from gateway.api.connector_form import apply_changes, connector_json, new_connector, patch_paths
 from gateway.errors import BadRequest, NotFound
 from gateway.ids import new_id
+from gateway.model import ACTIVE, Connector
 from gateway.store import connectors, deliveries, stats
 
 METRICS_WINDOW = timedelta(hours=3)
@@ -31,7 +33,7 @@ ONE = BASE + "/{connector:" + RESOURCE_ID + "}"
 
 
 def _render(connector: Connector, principal: auth.Principal) -> dict[str, object]:
-    return connector.to_json(show_secret=principal.may_edit(connector.project_id))
+    return connector_json(connector, show_secret=principal.may_edit(connector.project_id))
 
 
 async def _existing(request: web.Request, project_id: str) -> Connector:

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from gateway import auth, ingest
+from gateway.api import auth
 from gateway.api.common import (
     RESOURCE_ID,
     authorize,
@@ -24,8 +24,9 @@ from gateway.api.common import (
     services,
 )
 from gateway.errors import BadRequest, NotFound
-from gateway.eventdata import DEVICE_TYPES
 from gateway.ids import new_id
+from gateway.ingest import publish as ingest
+from gateway.model import DEVICE_TYPES
 from gateway.store import Connection, devices
 
 routes = web.RouteTableDef()

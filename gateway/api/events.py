@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from gateway import auth, ingest
+from gateway.api import auth
 from gateway.api.common import (
     RESOURCE_ID,
     authorize,
@@ -26,7 +26,9 @@ from gateway.api.common import (
     services,
 )
 from gateway.errors import BadRequest, NotFound
-from gateway.eventdata import EVENT_TYPES, InvalidEventData, parse_publish, parse_timestamp
+from gateway.ingest import publish as ingest
+from gateway.ingest.eventdata import InvalidEventData, parse_publish, parse_timestamp
+from gateway.model import EVENT_TYPES
 from gateway.store import devices
 
 routes = web.RouteTableDef()

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway import migrate
 from gateway.api.common import json_response, services
+from gateway.store import migrate
 
 routes = web.RouteTableDef()
 READINESS: web.AppKey[Callable[[], dict[str, bool]]] = web.AppKey("readiness")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway import auth
+from gateway.api import auth
 from gateway.api.common import json_response, services
 from gateway.errors import BadRequest
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
-from gateway.connectors import ACTIVE, Connector
+from gateway.model import ACTIVE, Connector
 from gateway.store import fetch_one, sql
 
 

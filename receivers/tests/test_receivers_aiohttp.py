@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from gateway.signing import sign_body
+from gateway.push.signing import sign_body
 from receivers_testkit import NOW, OTHER_SECRET, SECRET, push_body
 
 from receivers import Deduplicator, Push, Reason, VerificationError

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gateway.signing import sign_body
+from gateway.push.signing import sign_body
 from receivers_testkit import (
     EXAMPLES,
     OTHER_SECRET,

@@ -10,7 +10,7 @@ import flask
 import functions_framework
 import pytest
 from flask.typing import ResponseReturnValue
-from gateway.signing import sign_body
+from gateway.push.signing import sign_body
 from receivers_testkit import EXAMPLES, NOW, OTHER_SECRET, SECRET, push_body
 
 from receivers import Deduplicator, Push

@@ -7,7 +7,7 @@ import copy
 from typing import Any
 
 import pytest
-from gateway.signing import sign_body
+from gateway.push.signing import sign_body
 from receivers_testkit import NOW, OTHER_SECRET, SECRET, push_body
 
 from receivers import Deduplicator, Push, Reason, VerificationError

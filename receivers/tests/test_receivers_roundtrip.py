@@ -8,7 +8,7 @@ import time
 
 import jwt
 import pytest
-from gateway.signing import SIGNATURE_HEADER, sign_body
+from gateway.push.signing import SIGNATURE_HEADER, sign_body
 from receivers_testkit import SECRET, dt_claims, dt_token, push_body
 
 from receivers import Reason, VerificationError, verify

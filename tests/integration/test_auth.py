@@ -12,7 +12,7 @@ import jwt as pyjwt
 import pytest
 from disruptive.authentication import create_jwt
 
-from gateway import auth
+from gateway.api import auth
 from gateway.config import Settings
 from tests.conftest import Account, Gateway
 

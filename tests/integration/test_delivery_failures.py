@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from gateway.config import Settings
-from gateway.maintenance import sweep
+from gateway.dispatch.maintenance import sweep
 from tests.conftest import Account, Gateway, configured
 from tests.integration.support import (
     connector_id,

@@ -9,9 +9,10 @@ from dataclasses import replace
 import asyncpg
 import pytest
 
-from gateway import bus
-from gateway.bus import ConnectorRegistry, Listener
 from gateway.config import Settings
+from gateway.dispatch import registry as bus
+from gateway.dispatch.listener import Listener
+from gateway.dispatch.registry import ConnectorRegistry
 from gateway.store import connectors
 from tests.conftest import Gateway, configured
 from tests.integration.support import black_hole, connector_id, eventually, publish_batch, queued

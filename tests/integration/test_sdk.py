@@ -15,7 +15,7 @@ import disruptive.requests as dtrequests
 import pytest
 import pytest_asyncio
 
-from gateway import auth
+from gateway.api import auth
 from tests.conftest import Account, Gateway
 
 T = TypeVar("T")

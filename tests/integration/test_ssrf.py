@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from gateway.config import Settings
-from gateway.push import client_session, post
-from tests.conftest import Gateway, configured
+from gateway.push.post import client_session, post
 from tests import receiver as receivers
+from tests.conftest import Gateway, configured
 from tests.receiver import Receiver
-UNICODE_LOOPBACKS = ["https://\uff11\uff12\uff17.\uff10.\uff10.\uff11:8443/", "https://127\u30020\u30020\u30021:8443/", "https://\u2460\u2461\u2466.0.0.1:8443/"]
+from tests.unit.test_addresses import UNICODE_LOOPBACKS
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from gateway.eventdata import format_timestamp
-from gateway.maintenance import sweep
+from gateway.dispatch.maintenance import sweep
+from gateway.ingest.eventdata import format_timestamp
 from gateway.store import deliveries, sql
 from tests.conftest import Account, Gateway
 from tests.integration.support import connector_id, payload, publish_batch, queued

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gateway import auth
+from gateway.api import auth
 from gateway.store import accounts
 from tests.conftest import Account, Gateway
 from tests.integration.helpers import assert_error, snapshot

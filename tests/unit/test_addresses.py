@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from gateway.addresses import connect_host, is_public_address, is_public_url, public_socket
+from gateway.push.addresses import connect_host, is_public_address, is_public_url, public_socket
 
 UNICODE_LOOPBACKS = [
     "https://\uff11\uff12\uff17.\uff10.\uff10.\uff11:8443/",  # full-width digits

@@ -6,20 +6,17 @@ from typing import Any
 
 import pytest
 
-from gateway.connectors import (
-    ACTIVE,
+from gateway.api.connector_form import (
     MASKED_SECRET,
-    SYSTEM_DISABLED,
-    USER_DISABLED,
-    Connector,
     apply_changes,
+    connector_json,
     new_connector,
     parse_headers,
     parse_url,
     patch_paths,
 )
 from gateway.errors import BadRequest
-from gateway.eventdata import EVENT_TYPES
+from gateway.model import ACTIVE, EVENT_TYPES, SYSTEM_DISABLED, USER_DISABLED, Connector
 
 HOOK = "https://example.com/hook"
 CURRENT = Connector(
@@ -48,7 +45,7 @@ def create(body: dict[str, Any], *, allow_insecure: bool = False) -> Connector:
 
 def test_create_with_only_a_url_has_every_default() -> None:
     made = create({"httpConfig": {"url": HOOK}})
-    assert made.to_json(show_secret=True) == {
+    assert connector_json(made, show_secret=True) == {
         "name": "projects/p/dataconnectors/c",
         "displayName": "",
         "type": "HTTP_PUSH",
@@ -100,10 +97,11 @@ def test_create_refuses(body: dict[str, Any]) -> None:
 
 
 def test_secret_is_masked_only_when_set_and_hidden() -> None:
-    assert CURRENT.to_json(show_secret=False)["httpConfig"]["signatureSecret"] == MASKED_SECRET
-    assert CURRENT.to_json(show_secret=True)["httpConfig"]["signatureSecret"] == "old"
+    masked = connector_json(CURRENT, show_secret=False)
+    assert masked["httpConfig"]["signatureSecret"] == MASKED_SECRET
+    assert connector_json(CURRENT, show_secret=True)["httpConfig"]["signatureSecret"] == "old"
     unsigned = create({"httpConfig": {"url": HOOK}})
-    assert unsigned.to_json(show_secret=False)["httpConfig"]["signatureSecret"] == ""
+    assert connector_json(unsigned, show_secret=False)["httpConfig"]["signatureSecret"] == ""
     assert "old" not in repr(CURRENT)
 
 
@@ -157,7 +155,7 @@ def test_patch_refuses_system_disabled_and_leaves_input_alone() -> None:
 
 def test_patch_accepts_the_resource_it_was_given() -> None:
     """A client that sends back a GET's body (name and type included) changes nothing."""
-    assert patch(CURRENT.to_json(show_secret=True)) == CURRENT
+    assert patch(connector_json(CURRENT, show_secret=True)) == CURRENT
 
 
 # --- PATCH with a mask: named fields change, absent named fields are cleared ------------------

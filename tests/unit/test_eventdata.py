@@ -14,14 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.eventdata import (
-    DEVICE_TYPES,
-    EVENT_TYPES,
+from gateway.ingest import eventdata
+from gateway.ingest.eventdata import (
     InvalidEventData,
     format_timestamp,
     parse_publish,
     parse_timestamp,
 )
+from gateway.model import DEVICE_TYPES, EVENT_TYPES
 
 NOW = datetime(2022, 2, 10, 12, 42, 13, 313949, tzinfo=UTC)
 NOW_TEXT = "2022-02-10T12:42:13.313949Z"
@@ -118,6 +118,7 @@ SDK_CASES: list[tuple[Any, type, dict[str, Any]]] = [
 
 def test_type_sets_match_the_sdk() -> None:
     assert set(dte.EVENT_TYPES) == EVENT_TYPES
+    assert set(eventdata._FIELDS) == EVENT_TYPES, "every event type has its validator"
     assert {case[0].event_type for case in SDK_CASES} == EVENT_TYPES
     assert set(disruptive.Device.DEVICE_TYPES) == DEVICE_TYPES
 

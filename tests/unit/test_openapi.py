@@ -7,10 +7,10 @@ from typing import Any
 import orjson
 
 from gateway.api import openapi
+from gateway.api.connector_form import connector_json
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.connectors import Connector
-from gateway.eventdata import DEVICE_TYPES, EVENT_TYPES
+from gateway.model import DEVICE_TYPES, EVENT_TYPES, Connector
 
 METHODS = {"get", "post", "patch", "delete", "put"}
 
@@ -59,7 +59,7 @@ def test_enumerations_match_the_code() -> None:
 
 
 def test_the_data_connector_lists_every_key_the_api_answers_with() -> None:
-    resource = Connector(project_id="p", id="c").to_json(show_secret=True)
+    resource = connector_json(Connector(project_id="p", id="c"), show_secret=True)
     schema = document()["components"]["schemas"]["DataConnector"]
     assert set(schema["required"]) == set(resource)
     assert set(schema["properties"]["httpConfig"]["required"]) == set(resource["httpConfig"])

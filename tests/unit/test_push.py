@@ -2,11 +2,12 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from gateway.connectors import Connector
-from gateway.dispatch import retry_delay
 from gateway.config import Settings
-from gateway.push import render_body, request_headers, retry_after_seconds
-from gateway.signing import SIGNATURE_HEADER
+from gateway.dispatch.dispatcher import retry_delay
+from gateway.model import Connector
+from gateway.push.body import render_body, request_headers
+from gateway.push.post import retry_after_seconds
+from gateway.push.signing import SIGNATURE_HEADER
 
 EVENT = orjson.dumps({"eventId": "e1", "targetName": "projects/p/devices/d",
                       "eventType": "touch", "data": {"touch": {"updateTime": "x"}},

@@ -6,7 +6,7 @@ import secrets
 
 import jwt
 
-from gateway.auth import digest
+from gateway.api.auth import digest
 
 
 def test_secrets_are_longer_than_the_hmac_block() -> None:

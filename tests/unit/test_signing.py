@@ -3,7 +3,7 @@ import hashlib
 import jwt
 import pytest
 
-from gateway.signing import TOKEN_LIFETIME, sign_body
+from gateway.push.signing import TOKEN_LIFETIME, sign_body
 
 SECRET = "a-secret-long-enough-for-hs256-keys"
 
@@ -38,7 +38,7 @@ def test_tokens_are_byte_for_byte_pyjwts() -> None:
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from gateway.signing import encode_hs256
+    from gateway.push.signing import encode_hs256
 
     @given(
         body=st.binary(max_size=2048),

@@ -1,6 +1,6 @@
 import asyncio
 
-from gateway.window import Window
+from gateway.dispatch.window import Window
 
 
 async def _holders(window: Window, count: int) -> tuple[list[asyncio.Task[None]], asyncio.Event]:

@@ -1,19 +1,20 @@
-"""The data connector resource: validation of client input and its JSON form (SPEC §1)."""
+"""The data connector on the wire: client input parsed into a Connector, and its JSON form
+(SPEC §1).
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway.addresses import connect_host, is_public_url
 from gateway.errors import BadRequest
-from gateway.eventdata import EVENT_TYPES
+from gateway.model import ACTIVE, EVENT_TYPES, Connector
+from gateway.push.addresses import connect_host, is_public_url
 
-ACTIVE, USER_DISABLED, SYSTEM_DISABLED = "ACTIVE", "USER_DISABLED", "SYSTEM_DISABLED"
-CLIENT_STATUSES = (ACTIVE, USER_DISABLED)
+CLIENT_STATUSES = (ACTIVE, "USER_DISABLED")
 MASKED_SECRET = "********"
 FIELDS = ("displayName", "status", "events", "labels", "httpConfig", "type")
 HTTP_FIELDS = ("url", "signatureSecret", "headers")
@@ -28,52 +29,24 @@ MAX_LABELS, MAX_LABEL_KEY = 100, 256
 MAX_HEADERS, MAX_HEADER_VALUE = 50, 4096
 
 
-@dataclass(frozen=True)
-class Connector:
-    project_id: str
-    id: str
-    display_name: str = ""
-    status: str = ACTIVE
-    events: tuple[str, ...] = ()
-    labels: tuple[str, ...] = ()
-    url: str = ""
-    signature_secret: str = ""
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Connector:
-        return cls(
-            project_id=row["project_id"],
-            id=row["id"],
-            display_name=row["display_name"],
-            status=row["status"],
-            events=tuple(row["events"]),
-            labels=tuple(row["labels"]),
-            url=row["url"],
-            signature_secret=row["signature_secret"],
-            headers=row["headers"],
-        )
-
-    def to_json(self, *, show_secret: bool) -> dict[str, Any]:
-        secret = self.signature_secret
-        if secret and not show_secret:
-            secret = MASKED_SECRET
-        return {
-            "name": f"projects/{self.project_id}/dataconnectors/{self.id}",
-            "displayName": self.display_name,
-            "type": "HTTP_PUSH",
-            "status": self.status,
-            "events": list(self.events),
-            "labels": list(self.labels),
-            "httpConfig": {
-                "url": self.url,
-                "signatureSecret": secret,
-                "headers": dict(self.headers),
-            },
-        }
-
-    def __repr__(self) -> str:
-        return f"Connector(project_id={self.project_id!r}, id={self.id!r}, status={self.status!r})"
+def connector_json(connector: Connector, *, show_secret: bool) -> dict[str, Any]:
+    """The resource as the API shows it; a secret masked unless the caller may edit."""
+    secret = connector.signature_secret
+    if secret and not show_secret:
+        secret = MASKED_SECRET
+    return {
+        "name": f"projects/{connector.project_id}/dataconnectors/{connector.id}",
+        "displayName": connector.display_name,
+        "type": "HTTP_PUSH",
+        "status": connector.status,
+        "events": list(connector.events),
+        "labels": list(connector.labels),
+        "httpConfig": {
+            "url": connector.url,
+            "signatureSecret": secret,
+            "headers": dict(connector.headers),
+        },
+    }
 
 
 def _string(value: Any, name: str, limit: int) -> str:

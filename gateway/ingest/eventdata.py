@@ -23,10 +23,6 @@ _INT32_MIN: Final = -(2**31)
 _INT32_MAX: Final = 2**31 - 1
 _NAME_SHOWN: Final = 64
 
-DEVICE_TYPES: Final = frozenset({
-    "temperature", "proximity", "touch", "humidity", "proximityCounter", "touchCounter",
-    "waterDetector", "co2", "motion", "deskOccupancy", "contact", "ccon",
-})  # fmt: skip
 
 
 class InvalidEventData(ValueError):
@@ -362,7 +358,6 @@ _FIELDS: Final[Mapping[str, Mapping[str, Field]]] = {
     "probeWireStatus": _state(*_WIRE_STATES),
 }
 
-EVENT_TYPES: Final = frozenset(_FIELDS)
 _UNKEYED: Final = frozenset({"labelsChanged"})
 
 

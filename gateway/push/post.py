@@ -1,21 +1,18 @@
-"""One push: the request body, its headers and signature, and the POST itself (SPEC §4)."""
+"""One request out: the POST itself, its outcome, and the process's one HTTP client (SPEC §5)."""
 
 from __future__ import annotations
 
 import email.utils
 import ssl
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-import orjson
 
-from gateway.addresses import public_socket
-from gateway.connectors import Connector
-from gateway.signing import SIGNATURE_HEADER, sign_body
+from gateway.push.addresses import public_socket
 
 # Read this much of an answer at most; the status is all that counts.
 _ANSWER_LIMIT = 64 * 1024
@@ -32,27 +29,6 @@ class PushResult:
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
-
-
-def render_body(
-    event_json: bytes,
-    device_labels: Mapping[str, str],
-    wanted_labels: Iterable[str],
-    metadata: Mapping[str, str],
-) -> bytes:
-    """The push body: the stored event bytes as they are, the labels the connector names."""
-    labels = {key: device_labels[key] for key in wanted_labels if key in device_labels}
-    return orjson.dumps(
-        {"event": orjson.Fragment(event_json), "labels": labels, "metadata": metadata}
-    )
-
-
-def request_headers(connector: Connector, body: bytes, now: float) -> dict[str, str]:
-    """Content type, the connector's own headers, and a fresh signature when it has a secret."""
-    headers = {"Content-Type": "application/json", **connector.headers}
-    if connector.signature_secret:
-        headers[SIGNATURE_HEADER] = sign_body(body, connector.signature_secret, now=now)
-    return headers
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:

@@ -1,32 +1,37 @@
-"""Applies the numbered migrations in `sql/` in order, each once, under an advisory lock."""
+"""Applies the numbered migrations in `migrations/` in order, each once, under an advisory lock.
+
+They ship inside the package and are read with importlib.resources, so an installed gateway
+finds them wherever it is installed.
+"""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from importlib import resources
+from importlib.abc import Traversable
 
 import structlog
 
 from gateway.store import Connection
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "sql"
+MIGRATIONS_DIR: Traversable = resources.files("gateway.store") / "migrations"
 _LOCK_KEY = 0x6761746577617931  # any constant shared by every replica
 _FILE = re.compile(r"^(\d+)_[\w-]+\.sql$")
 
 log = structlog.get_logger(__name__)
 
 
-def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
+def migration_files(directory: Traversable = MIGRATIONS_DIR) -> list[tuple[int, Traversable]]:
     """(version, path) of every migration, in order."""
     found = []
     for path in directory.iterdir():
         match = _FILE.match(path.name)
         if match:
             found.append((int(match.group(1)), path))
-    return sorted(found)
+    return sorted(found, key=lambda item: item[0])
 
 
-def latest_version(directory: Path = MIGRATIONS_DIR) -> int:
+def latest_version(directory: Traversable = MIGRATIONS_DIR) -> int:
     files = migration_files(directory)
     return files[-1][0] if files else 0
 
@@ -39,7 +44,7 @@ async def applied_version(connection: Connection) -> int:
     return int(await connection.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations"))
 
 
-async def migrate(connection: Connection, directory: Path = MIGRATIONS_DIR) -> list[int]:
+async def migrate(connection: Connection, directory: Traversable = MIGRATIONS_DIR) -> list[int]:
     """Apply pending migrations; return the versions applied. Safe to run from many replicas."""
     await connection.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:

@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 
 from gateway.errors import BadRequest, NotFound
-from gateway.eventdata import format_timestamp, parse_timestamp
 from gateway.ids import new_id
+from gateway.ingest.eventdata import format_timestamp, parse_timestamp
 from gateway.metrics import Metrics
 from gateway.store import Executor, deliveries
 from gateway.store.deliveries import StoredBatch

@@ -27,15 +27,17 @@ import aiohttp
 import asyncpg
 import structlog
 
-from gateway import latency, push
-from gateway.bus import ConnectorRegistry
+from gateway import latency
 from gateway.clock import Clock
 from gateway.config import Settings
-from gateway.connectors import Connector
+from gateway.dispatch.registry import ConnectorRegistry
+from gateway.dispatch.window import Window
 from gateway.metrics import PUSH_OUTCOMES, Metrics, push_outcome
+from gateway.model import Connector
+from gateway.push import body as push_body
+from gateway.push import post as push
 from gateway.store import deliveries
 from gateway.store.deliveries import Failure, Outcomes
-from gateway.window import Window
 
 log = structlog.get_logger(__name__)
 
@@ -301,8 +303,8 @@ class Dispatcher:
             "deviceType": row["device_type"],
             "productNumber": row["product_number"],
         }
-        body = push.render_body(row["body"], row["labels"], connector.labels, metadata)
-        headers = push.request_headers(connector, body, time.time())
+        body = push_body.render_body(row["body"], row["labels"], connector.labels, metadata)
+        headers = push_body.request_headers(connector, body, time.time())
         self._metrics.pushes_in_flight.inc()
         try:
             return await push.post(self._session, connector.url, body, headers)
