@@ -1,4 +1,4 @@
-"""All database access: named SQL blocks from `queries.sql`, and the connection pool.
+"""All database access: named SQL blocks from the `.sql` files here, and the connection pool.
 
 Nothing outside this package writes SQL.
 """
@@ -19,7 +19,7 @@ Connection = asyncpg.Connection | PoolConnectionProxy
 # Anything that runs a query: a pool (one connection per call) or a connection.
 Executor = asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy
 
-QUERIES_FILE = Path(__file__).with_name("queries.sql")
+QUERIES_DIR = Path(__file__).parent  # queries.sql, and one <aggregate>.sql per newer aggregate
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 
@@ -31,8 +31,15 @@ def parse_queries(text: str) -> dict[str, str]:
 
 @cache
 def queries() -> dict[str, str]:
-    """The runtime queries, read once."""
-    return parse_queries(QUERIES_FILE.read_text())
+    """The runtime queries of every `.sql` file beside this module, read once."""
+    found: dict[str, str] = {}
+    for path in sorted(QUERIES_DIR.glob("*.sql")):
+        blocks = parse_queries(path.read_text())
+        twice = sorted(set(found) & set(blocks))
+        if twice:
+            raise ValueError(f"{path.name}: queries {twice} are defined twice")
+        found.update(blocks)
+    return found
 
 
 def sql(name: str) -> str:
