@@ -24,6 +24,8 @@ RESERVED_HEADERS = frozenset(
      "x-dt-signature", "te", "upgrade", "keep-alive", "proxy-connection", "expect"}
 )
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# What a header value may not hold: every C0 control but HTAB, and DEL (RFC 9110 §5.5).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 MAX_NAME, MAX_URL, MAX_SECRET = 256, 2048, 1024
 MAX_LABELS, MAX_LABEL_KEY = 100, 256
 MAX_HEADERS, MAX_HEADER_VALUE = 50, 4096
@@ -120,8 +122,10 @@ def parse_headers(value: Any) -> dict[str, str]:
         if name.lower() in RESERVED_HEADERS:
             raise BadRequest(f"httpConfig.headers: {name} is set by the gateway")
         text = _string(text, f"httpConfig.headers.{name}", MAX_HEADER_VALUE)
-        if any(char in text for char in "\r\n\0"):
-            raise BadRequest(f"httpConfig.headers.{name} must not contain line breaks")
+        if _CONTROL.search(text):
+            raise BadRequest(
+                f"httpConfig.headers.{name} must not contain line breaks or control characters"
+            )
         headers[name] = text
     return headers
 

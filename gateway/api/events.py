@@ -122,8 +122,9 @@ def _history_cursor(request: web.Request, start: datetime) -> tuple[datetime, st
         return start, ""
     moment, _, event_id = token.partition("|")
     try:
-        return datetime.fromisoformat(moment), event_id
-    except ValueError:
+        # In UTC, so a time the database cannot hold is refused here, not by the driver.
+        return parse_timestamp(moment), event_id
+    except InvalidEventData:
         raise BadRequest("invalid pageToken") from None
 
 
