@@ -10,12 +10,13 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway.api import credentials
 from gateway.errors import BadRequest
 from gateway.model import ACTIVE, EVENT_TYPES, Connector
 from gateway.push.addresses import connect_host, is_public_url
 
 CLIENT_STATUSES = (ACTIVE, "USER_DISABLED")
-MASKED_SECRET = "********"
+MASKED_SECRET = credentials.MASK
 FIELDS = ("displayName", "status", "events", "labels", "httpConfig", "type")
 HTTP_FIELDS = ("url", "signatureSecret", "headers")
 # Headers the gateway owns on every push; a connector may not override them.
@@ -32,11 +33,8 @@ MAX_HEADERS, MAX_HEADER_VALUE = 50, 4096
 
 
 def connector_json(connector: Connector, *, show_secret: bool) -> dict[str, Any]:
-    """The resource as the API shows it; a secret masked unless the caller may edit."""
-    secret = connector.signature_secret
-    if secret and not show_secret:
-        secret = MASKED_SECRET
-    return {
+    """The resource as the API shows it; its credentials masked unless the caller may edit."""
+    shown = {
         "name": f"projects/{connector.project_id}/dataconnectors/{connector.id}",
         "displayName": connector.display_name,
         "type": "HTTP_PUSH",
@@ -45,10 +43,11 @@ def connector_json(connector: Connector, *, show_secret: bool) -> dict[str, Any]
         "labels": list(connector.labels),
         "httpConfig": {
             "url": connector.url,
-            "signatureSecret": secret,
+            "signatureSecret": connector.signature_secret,
             "headers": dict(connector.headers),
         },
     }
+    return shown if show_secret else credentials.mask(shown)
 
 
 def _string(value: Any, name: str, limit: int) -> str:
@@ -153,7 +152,11 @@ def _apply_http_config(
 def apply_changes(
     connector: Connector, body: Mapping[str, Any], paths: list[str], *, allow_insecure: bool
 ) -> Connector:
-    """The connector with the fields named by `paths` taken from `body` (absent ones cleared)."""
+    """The connector with the fields named by `paths` taken from `body` (absent ones cleared).
+
+    A credential sent back in its masked form keeps the stored value.
+    """
+    body = credentials.restore_masked(body, connector_json(connector, show_secret=True))
     unknown = sorted(set(body) - set(FIELDS) - {"name"})
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(unknown)}")
