@@ -102,6 +102,9 @@ class Settings:
     ca_bundle: str | None = _setting(
         None, _optional_str, "extra CA bundle (PEM) trusted for pushes, besides the system store"
     )
+    max_connectors: int = _setting(
+        100, _positive(int), "most data connectors one project may have"
+    )
     push_timeout: float = _setting(10.0, _positive(float), "timeout of one push")
     push_concurrency: int = _setting(64, _positive(int), "pushes in flight per process")
     connector_concurrency: int = _setting(

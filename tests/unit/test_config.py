@@ -18,6 +18,7 @@ GOOD: dict[str, tuple[str, object]] = {
     "public_url": ("https://gw.example.com", "https://gw.example.com"),
     "allow_insecure_targets": ("yes", True),
     "ca_bundle": ("/etc/ssl/extra.pem", "/etc/ssl/extra.pem"),
+    "max_connectors": ("500", 500),
     "push_timeout": ("2.5", 2.5),
     "push_concurrency": ("16", 16),
     "connector_concurrency": ("2", 2),
@@ -41,6 +42,7 @@ GOOD: dict[str, tuple[str, object]] = {
 BAD: dict[str, list[str]] = {
     "port": ["http", "1.5", "", "-1", "65536"],
     "allow_insecure_targets": ["maybe", "2"],
+    "max_connectors": ["0", "ten"],
     "push_timeout": ["fast", "0", "-1", "nan", "inf", "-inf"],
     "push_concurrency": ["0", "-3", "1.5", "many"],
     "connector_concurrency": ["0"],
