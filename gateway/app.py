@@ -21,6 +21,7 @@ from aiohttp.typedefs import Handler
 from gateway.api import dataconnectors, devices, events, health, oauth, openapi
 from gateway.api.common import SERVICES, Services
 from gateway.api.errors import error_middleware
+from gateway.api.ratelimit import AUTH_FAILURES, FailureLimiter
 from gateway.clock import Clock, system_clock
 from gateway.config import Settings
 from gateway.dispatch import maintenance
@@ -56,6 +57,7 @@ def create_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = metrics or Metrics()
+    app[AUTH_FAILURES] = FailureLimiter(settings.auth_failure_limit)
     for module in (dataconnectors, devices, events, oauth, health, openapi):
         app.add_routes(module.routes)
     app[health.READINESS] = lambda: _readiness(app)

@@ -128,6 +128,9 @@ class Settings:
     retention: float = _setting(
         2678400.0, _positive(float), "events and push statistics older than this are deleted"
     )
+    auth_failure_limit: int = _setting(
+        10, _positive(int), "failed sign-ins per service-account key per minute before a 429"
+    )
     max_body: int = _setting(1048576, _positive(int), "largest request body accepted, in bytes")
     pool_size: int = _setting(10, _positive(int), "PostgreSQL connections per process")
     dispatcher: bool = _setting(True, _bool, "run the dispatcher in this process")

@@ -7,6 +7,7 @@ class GatewayError(Exception):
     """Base of every error the gateway raises on purpose."""
 
     status = 500
+    retry_after: int | None = None  # seconds, sent as Retry-After
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -27,6 +28,14 @@ class Forbidden(GatewayError):
 
 class NotFound(GatewayError):
     status = 404
+
+
+class TooManyRequests(GatewayError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PayloadTooLarge(GatewayError):

@@ -14,6 +14,7 @@ import orjson
 from aiohttp import web
 
 from gateway.api import auth
+from gateway.api.ratelimit import AUTH_FAILURES, basic_key
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.errors import BadRequest, PayloadTooLarge
@@ -52,9 +53,10 @@ async def caller(request: web.Request) -> auth.Principal:
     principal = request.get(PRINCIPAL)
     if principal is None:
         svc = services(request)
-        principal = await auth.authenticate(
-            svc.db, request.headers.get("Authorization"), svc.now()
-        )
+        authorization = request.headers.get("Authorization")
+        now = svc.now()
+        with request.app[AUTH_FAILURES].watch(basic_key(authorization), now.timestamp()):
+            principal = await auth.authenticate(svc.db, authorization, now)
         request[PRINCIPAL] = principal
     return principal
 

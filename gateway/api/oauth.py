@@ -6,6 +6,7 @@ from aiohttp import web
 
 from gateway.api import auth
 from gateway.api.common import json_response, services
+from gateway.api.ratelimit import AUTH_FAILURES, assertion_key
 from gateway.errors import BadRequest
 
 routes = web.RouteTableDef()
@@ -37,7 +38,9 @@ async def token(request: web.Request) -> web.Response:
     if not isinstance(assertion, str) or not assertion:
         raise BadRequest("assertion is required")
     svc = services(request)
-    access_token = await auth.grant_access_token(svc.db, assertion, audiences(request), svc.now())
+    now = svc.now()
+    with request.app[AUTH_FAILURES].watch(assertion_key(assertion), now.timestamp()):
+        access_token = await auth.grant_access_token(svc.db, assertion, audiences(request), now)
     return json_response({
         "access_token": access_token,
         "token_type": "Bearer",
