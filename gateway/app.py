@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway.api import dataconnectors, devices, events, health, oauth, openapi
+from gateway.api.admission import INGEST_GATE, IngestGate
 from gateway.api.common import SERVICES, Services
 from gateway.api.errors import error_middleware
 from gateway.api.ratelimit import AUTH_FAILURES, FailureLimiter
@@ -58,6 +59,7 @@ def create_app(
     app[CLOCK] = clock
     app[METRICS] = metrics or Metrics()
     app[AUTH_FAILURES] = FailureLimiter(settings.auth_failure_limit)
+    app[INGEST_GATE] = IngestGate(settings.ingest_concurrency)
     for module in (dataconnectors, devices, events, oauth, health, openapi):
         app.add_routes(module.routes)
     app[health.READINESS] = lambda: _readiness(app)
@@ -82,9 +84,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     metrics = app[METRICS]
     metrics.pool = db
     app[SERVICES] = Services(settings=settings, db=db, clock=app[CLOCK], metrics=metrics)
+    # /readyz's own connection, so that a pool busy with publishes does not delay its answer.
+    app[health.HEALTH_DB] = health_db = await create_pool(settings.database_url, 1)
     try:
         yield
     finally:
+        await health_db.close()
         await db.close()
 
 

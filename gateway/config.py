@@ -131,6 +131,9 @@ class Settings:
     auth_failure_limit: int = _setting(
         10, _positive(int), "failed sign-ins per service-account key per minute before a 429"
     )
+    ingest_concurrency: int = _setting(
+        16, _positive(int), "publishes handled at once per process; more are answered 503"
+    )
     max_body: int = _setting(1048576, _positive(int), "largest request body accepted, in bytes")
     pool_size: int = _setting(10, _positive(int), "PostgreSQL connections per process")
     dispatcher: bool = _setting(True, _bool, "run the dispatcher in this process")

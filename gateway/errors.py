@@ -38,6 +38,13 @@ class TooManyRequests(GatewayError):
         self.retry_after = retry_after
 
 
+class Overloaded(GatewayError):
+    """More work in progress than the gateway admits; the client should retry shortly."""
+
+    status = 503
+    retry_after = 1
+
+
 class PayloadTooLarge(GatewayError):
     # DT answers oversized input as bad input; the SDK knows no 413.
     status = 400

@@ -14,6 +14,7 @@ import orjson
 from aiohttp import web
 
 from gateway.api import auth
+from gateway.api.admission import admitted
 from gateway.api.common import (
     RESOURCE_ID,
     authorize,
@@ -52,6 +53,7 @@ async def _store(request: web.Request, project_id: str, events: list[ingest.NewE
 
 
 @routes.post("/v2/projects/{project}/devices/{device:" + RESOURCE_ID + "}:publish")
+@admitted
 async def publish(request: web.Request) -> web.Response:
     """DT emulator's call: body {"<eventType>": {...}}; `?eventId=` makes it idempotent."""
     _, project_id = await authorize(request, auth.DEVELOPER)
@@ -66,6 +68,7 @@ async def publish(request: web.Request) -> web.Response:
 
 
 @routes.post("/v2/projects/{project}/devices:publishBatch")
+@admitted
 async def publish_batch(request: web.Request) -> web.Response:
     """Body {"events": [{"device": "<id>", "eventId"?: "...", "data": {"<type>": {...}}}]}."""
     _, project_id = await authorize(request, auth.DEVELOPER)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import asyncpg
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -12,6 +13,7 @@ from gateway.store import migrate
 
 routes = web.RouteTableDef()
 READINESS: web.AppKey[Callable[[], dict[str, bool]]] = web.AppKey("readiness")
+HEALTH_DB = web.AppKey("health_db", asyncpg.Pool)
 
 
 @routes.get("/metrics")
@@ -30,7 +32,8 @@ async def healthz(_request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     checks = dict(request.app[READINESS]())
     try:
-        async with services(request).db.acquire(timeout=2) as connection:
+        db = request.app.get(HEALTH_DB) or services(request).db
+        async with db.acquire(timeout=2) as connection:
             version = await migrate.applied_version(connection)
         checks["database"] = True
         checks["migrations"] = version == migrate.latest_version()
