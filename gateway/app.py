@@ -67,6 +67,17 @@ def create_app(
     return app
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """Options of aiohttp's server (`run_app`, `AppRunner`) that bound what a slow client holds.
+
+    aiohttp has no timeout on reading a request's headers, but its keep-alive timer runs from
+    the moment a connection opens and from each answer, and closes the connection if no whole
+    request head has arrived by then: set to the client timeout, it is the header timeout.
+    Bodies are timed where they are read (`read_json`, the token form).
+    """
+    return {"keepalive_timeout": settings.client_timeout}
+
+
 def _readiness(app: web.Application) -> dict[str, bool]:
     settings = app[SETTINGS]
     if not settings.dispatcher:

@@ -134,6 +134,12 @@ class Settings:
     ingest_concurrency: int = _setting(
         16, _positive(int), "publishes handled at once per process; more are answered 503"
     )
+    client_timeout: float = _setting(
+        15.0,
+        _positive(float),
+        "a client sends a request's headers within this time of connecting or of the previous"
+        " answer (idle connections close then too), and its body within this time after them",
+    )
     max_body: int = _setting(1048576, _positive(int), "largest request body accepted, in bytes")
     pool_size: int = _setting(10, _positive(int), "PostgreSQL connections per process")
     dispatcher: bool = _setting(True, _bool, "run the dispatcher in this process")

@@ -30,6 +30,12 @@ class NotFound(GatewayError):
     status = 404
 
 
+class RequestTimeout(GatewayError):
+    """The client sent its request body too slowly."""
+
+    status = 408
+
+
 class TooManyRequests(GatewayError):
     status = 429
 
