@@ -23,6 +23,7 @@ from gateway.api.admission import INGEST_GATE, IngestGate
 from gateway.api.common import SERVICES, Services
 from gateway.api.errors import error_middleware
 from gateway.api.ratelimit import AUTH_FAILURES, FailureLimiter
+from gateway.api.readiness import DATABASE_CHECK, DatabaseCheck
 from gateway.clock import Clock, system_clock
 from gateway.config import Settings
 from gateway.dispatch import maintenance
@@ -95,12 +96,15 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     metrics = app[METRICS]
     metrics.pool = db
     app[SERVICES] = Services(settings=settings, db=db, clock=app[CLOCK], metrics=metrics)
-    # /readyz's own connection, so that a pool busy with publishes does not delay its answer.
-    app[health.HEALTH_DB] = health_db = await create_pool(settings.database_url, 1)
+    app[DATABASE_CHECK] = check = await DatabaseCheck.start(settings.database_url)
+    _start(app[TASKS], "readiness", check.run)
     try:
         yield
     finally:
-        await health_db.close()
+        checking = app[TASKS].pop("readiness")
+        checking.cancel()
+        await asyncio.gather(checking, return_exceptions=True)
+        await check.close()
         await db.close()
 
 

@@ -6,6 +6,7 @@ delivery per matching connector are committed.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ from gateway.store import devices
 
 routes = web.RouteTableDef()
 MAX_BATCH = 1000
+_SLICE = 50  # events validated between two turns of the event loop (a few ms of work)
 HISTORY_PAGE = 1000
 HISTORY_DEFAULT_SPAN = timedelta(hours=24)
 _DEVICE_ID = re.compile(RESOURCE_ID)
@@ -76,10 +78,21 @@ async def publish_batch(request: web.Request) -> web.Response:
     items = body.get("events")
     if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
         raise BadRequest(f"events must be a list of 1 to {MAX_BATCH} events")
-    now = services(request).now()
-    events = [_batch_event(item, index, now) for index, item in enumerate(items)]
+    events = await _parse_batch(items, services(request).now())
     await _store(request, project_id, events)
     return json_response({"events": [event.to_json(project_id) for event in events]})
+
+
+async def _parse_batch(items: list[Any], now: datetime) -> list[ingest.NewEvent]:
+    """The batch's events, validated in slices: between two slices the event loop answers other
+    requests (health checks above all), which one large batch would otherwise hold up."""
+    events: list[ingest.NewEvent] = []
+    for start in range(0, len(items), _SLICE):
+        if start:
+            await asyncio.sleep(0)
+        chunk = items[start : start + _SLICE]
+        events += [_batch_event(item, index, now) for index, item in enumerate(chunk, start)]
+    return events
 
 
 def _batch_event(item: Any, index: int, now: datetime) -> ingest.NewEvent:
