@@ -5,7 +5,7 @@
   against the same batch with 1 connector, measured in the same run.
 - `health`: /healthz and /readyz latency while 300 clients publish batches of 500 events as fast
   as they are answered (honouring 503 + Retry-After), with the ingest bound at its default and,
-  as the baseline, with no bound.
+  as the baseline, with no bound; and with no load at all, the floor of this machine.
 
     .venv/bin/python bench/limits.py [--only fanout,health] [--seconds 10]
 
@@ -156,7 +156,9 @@ async def fanout() -> None:
           f"({100_000 / full:,.0f} deliveries/s; {full / one:.1f}x the 1-connector publish)")
 
 
-async def health_during_load(seconds: float, **settings: str) -> dict[str, list[float]]:
+async def health_during_load(
+    seconds: float, publishers: int = 300, **settings: str
+) -> dict[str, list[float]]:
     async with gateway(**settings) as (base, headers), aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=0)
     ) as session:
@@ -169,7 +171,7 @@ async def health_during_load(seconds: float, **settings: str) -> dict[str, list[
                 await post(session, f"{base}/devices:publishBatch", body, headers)
 
         port = base.split(":")[2].split("/")[0]
-        load = [asyncio.create_task(publisher()) for _ in range(300)]
+        load = [asyncio.create_task(publisher()) for _ in range(publishers)]
         probe = await asyncio.create_subprocess_exec(
             sys.executable, "-c", PROBE, port, str(seconds), stdout=subprocess.PIPE
         )
@@ -187,9 +189,11 @@ def summary(times: list[float]) -> str:
 
 
 async def health(seconds: float) -> None:
+    idle = await health_during_load(seconds, publishers=0)
     bounded = await health_during_load(seconds)
     unbounded = await health_during_load(seconds, ingest_concurrency="1000000")
     for path in ("/healthz", "/readyz"):
+        print(f"health {path:8} idle (the floor)  : {summary(idle[path])}")
         print(f"health {path:8} bounded (default): {summary(bounded[path])}")
         print(f"health {path:8} unbounded        : {summary(unbounded[path])}")
         ratio = max(unbounded[path]) / max(bounded[path])

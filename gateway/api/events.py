@@ -35,7 +35,7 @@ from gateway.store import devices
 
 routes = web.RouteTableDef()
 MAX_BATCH = 1000
-_SLICE = 50  # events validated between two turns of the event loop (a few ms of work)
+_SLICE = 10  # events validated between two turns of the event loop (about 1 ms of work)
 HISTORY_PAGE = 1000
 HISTORY_DEFAULT_SPAN = timedelta(hours=24)
 _DEVICE_ID = re.compile(RESOURCE_ID)
