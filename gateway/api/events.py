@@ -45,10 +45,13 @@ def _parse(body: Any, now: datetime) -> tuple[str, dict[str, Any]]:
         raise BadRequest(str(error)) from None
 
 
-async def _store(request: web.Request, project_id: str, events: list[ingest.NewEvent]) -> None:
+async def _store(
+    request: web.Request, project_id: str, events: list[ingest.NewEvent]
+) -> list[Any]:
     svc = services(request)
     max_age = timedelta(seconds=svc.settings.delivery_max_age)
-    await ingest.store(svc.db, project_id, events, svc.now(), max_age, svc.metrics)
+    batch = await ingest.store(svc.db, project_id, events, svc.now(), max_age, svc.metrics)
+    return ingest.answers(project_id, events, batch)
 
 
 @routes.post("/v2/projects/{project}/devices/{device:" + RESOURCE_ID + "}:publish")
@@ -61,8 +64,8 @@ async def publish(request: web.Request) -> web.Response:
     event = ingest.new_event(
         request.match_info["device"], event_type, data, now, query_value(request, "eventId")
     )
-    await _store(request, project_id, [event])
-    return json_response(event.to_json(project_id))
+    [stored] = await _store(request, project_id, [event])
+    return json_response(stored)
 
 
 @routes.post("/v2/projects/{project}/devices:publishBatch")
@@ -75,8 +78,7 @@ async def publish_batch(request: web.Request) -> web.Response:
         raise BadRequest(f"events must be a list of 1 to {MAX_BATCH} events")
     now = services(request).now()
     events = [_batch_event(item, index, now) for index, item in enumerate(items)]
-    await _store(request, project_id, events)
-    return json_response({"events": [event.to_json(project_id) for event in events]})
+    return json_response({"events": await _store(request, project_id, events)})
 
 
 def _batch_event(item: Any, index: int, now: datetime) -> ingest.NewEvent:
