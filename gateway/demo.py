@@ -36,6 +36,7 @@ from gateway.config import Settings
 from gateway.embedded import database, use_uvloop
 from gateway.ids import new_id
 from gateway.ingest.eventdata import parse_timestamp
+from gateway.listen import basic_auth
 from gateway.pushcheck import Keys, check_push
 from gateway.store import accounts, cleanup
 
@@ -253,8 +254,7 @@ async def _show(
     """Publish and show progress until stopped (or `duration`), then wait for pushes on their way
     and print the summary."""
     stop, hurry = _stop_events()
-    auth_header = aiohttp.BasicAuth(found["keyId"], found["secret"])
-    async with aiohttp.ClientSession(auth=auth_header) as client:
+    async with aiohttp.ClientSession(headers=basic_auth(found["keyId"], found["secret"])) as client:
         base = found["apiUrl"]
         await _create_connector(client, base, port)
         devices = await _create_devices(client, base)

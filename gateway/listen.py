@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import secrets
 import signal
@@ -86,6 +87,11 @@ def options_from(arguments: argparse.Namespace, settings: Settings) -> Options:
         events=_words(arguments.connector_events), labels=_words(arguments.labels),
         port=arguments.port,
     )  # fmt: skip
+
+
+def basic_auth(key_id: str, secret: str) -> dict[str, str]:
+    """The Authorization header of a service account's Basic auth."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{key_id}:{secret}".encode()).decode()}
 
 
 def _words(text: str) -> list[str]:
@@ -181,8 +187,9 @@ async def listen(options: Options, stop: asyncio.Event, show: Callable[[str], No
         site = web.TCPSite(runner, "127.0.0.1", options.port)
         await site.start()
         url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
-        auth = aiohttp.BasicAuth(options.key_id, options.secret)
-        async with aiohttp.ClientSession(auth=auth) as client:
+        async with aiohttp.ClientSession(
+            headers=basic_auth(options.key_id, options.secret)
+        ) as client:
             connector = await _create_connector(client, options, url, keys)
             path = f"{options.api_url}/projects/{options.project}/dataconnectors/{connector}"
             try:
