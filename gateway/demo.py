@@ -16,6 +16,7 @@ import os
 import random
 import shutil
 import signal
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -285,6 +286,7 @@ def _throwaway_directory() -> Iterator[Path]:
 def run_demo(settings: Settings, *, rate: float, duration: float) -> int:
     """Run the demo until Ctrl-C (or `duration` seconds); the receiver runs on loopback."""
     use_uvloop()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # shown at once, piped too
     # The progress line is the demo's output; only problems are logged beside it.
     logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     with _throwaway_directory() as directory:
