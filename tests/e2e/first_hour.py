@@ -52,8 +52,10 @@ def shared_site(directory: Path, installed_by_readme: set[str]) -> Path:
 
 def prepare_venv(where: Path, shared: Path, env: dict[str, str]) -> None:
     """A virtual environment at `where/.venv` that also sees `shared`, made before the README's
-    `python3 -m venv .venv` (which keeps what it finds)."""
-    subprocess.run(["python3", "-m", "venv", ".venv"], cwd=where, env=env, check=True)
+    commands, which keep what they find (and install pip into it when they need it)."""
+    subprocess.run(
+        ["python3", "-m", "venv", "--without-pip", ".venv"], cwd=where, env=env, check=True
+    )
     purelib = subprocess.run(
         [".venv/bin/python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         cwd=where, env=env, check=True, capture_output=True, text=True,
