@@ -14,8 +14,8 @@ from gateway.clock import ManualClock
 from gateway.config import Settings
 from gateway.listen import ListenError, Options, listen
 from gateway.metrics import Metrics
-from tests.conftest import Account, Gateway, configured
 from tests.e2e.processes import wait_for
+from tests.harness import Account, Gateway, configured
 
 
 def _options(gateway: Gateway, account: Account, events: list[str]) -> Options:
