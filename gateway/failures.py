@@ -23,6 +23,8 @@ def explain(error: BaseException, settings: Settings) -> str | None:
             f"{settings.host}:{settings.port} is already in use (another gateway or demo?): stop "
             "it, or set GATEWAY_PORT to another port (0 = any free port)"
         )
+    if isinstance(error, OSError) and error.errno == errno.EACCES and error.filename is None:
+        return f"may not listen on port {settings.port}: set GATEWAY_PORT to 1024 or above"
     if isinstance(error, OSError) and error.errno == errno.EADDRNOTAVAIL:
         return f"cannot listen on {settings.host}: set GATEWAY_HOST to an address of this machine"
     if isinstance(error, _DATABASE_ERRORS):
