@@ -177,24 +177,20 @@ def _summary(run: Run, app: web.Application) -> str:
     )
 
 
-async def _create_connector(client: aiohttp.ClientSession, base: str, port: int) -> None:
+async def _create_resources(client: aiohttp.ClientSession, base: str, port: int) -> list[str]:
+    """The connector to the receiver, and one device per type ("<id>|<type>")."""
     connector = {
-        "displayName": "demo receiver",
-        "labels": ["name"],
+        "displayName": "demo receiver", "labels": ["name"],
         "httpConfig": {"url": f"http://127.0.0.1:{port}/hook", "signatureSecret": SECRET},
-    }
+    }  # fmt: skip
     async with client.post(f"{base}/dataconnectors", json=connector) as answer:
         answer.raise_for_status()
-
-
-async def _create_devices(client: aiohttp.ClientSession, base: str) -> list[str]:
     devices = []
     for device_type in DEVICES:
         body = {"type": device_type, "labels": {"name": f"demo {device_type}"}}
         async with client.post(f"{base}/devices", json=body) as answer:
             answer.raise_for_status()
-            device_id = (await answer.json())["name"].split("/")[-1]
-        devices.append(f"{device_id}|{device_type}")
+            devices.append(f"{(await answer.json())['name'].split('/')[-1]}|{device_type}")
     return devices
 
 
@@ -257,8 +253,7 @@ async def _show(
     stop, hurry = _stop_events()
     async with aiohttp.ClientSession(headers=basic_auth(found["keyId"], found["secret"])) as client:
         base = found["apiUrl"]
-        await _create_connector(client, base, port)
-        devices = await _create_devices(client, base)
+        devices = await _create_resources(client, base, port)
         print("\n" + LEGEND)
         run.started = time.monotonic()
         publisher = asyncio.create_task(_publish_until(stop, client, base, devices, rate, run))
@@ -296,6 +291,9 @@ def run_demo(settings: Settings, *, rate: float, duration: float) -> int:
         demo_settings = replace(
             settings, allow_insecure_targets=True, retry_base=1.0, data_dir=directory / "postgres"
         )
-        with database(demo_settings) as ready:
-            asyncio.run(_demo(ready, Run(directory), rate, duration, where))
+        try:
+            with database(demo_settings) as ready:
+                asyncio.run(_demo(ready, Run(directory), rate, duration, where))
+        except KeyboardInterrupt:  # while starting: what was made is gone with the directory
+            return 130
     return 0

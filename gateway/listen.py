@@ -178,6 +178,17 @@ async def _create_connector(
     return str(created["name"]).rsplit("/", 1)[-1]
 
 
+async def _delete_connector(
+    client: aiohttp.ClientSession, path: str, connector: str, show: Callable[[str], None]
+) -> None:
+    try:
+        await _call(client, "DELETE", path)
+    except ListenError as error:
+        show(f"could not delete the temporary connector {connector} ({error}): DELETE {path}")
+        raise
+    show(f"deleted the temporary connector {connector}")
+
+
 async def listen(options: Options, stop: asyncio.Event, show: Callable[[str], None]) -> None:
     """Receive pushes until `stop` is set; the temporary connector is deleted on the way out."""
     keys = Keys(secret=secrets.token_urlsafe(32))
@@ -198,8 +209,7 @@ async def listen(options: Options, stop: asyncio.Event, show: Callable[[str], No
                 show(f"through the temporary connector {connector}; Ctrl-C deletes it and stops.")
                 await stop.wait()
             finally:
-                await _call(client, "DELETE", path)
-                show(f"deleted the temporary connector {connector}")
+                await _delete_connector(client, path, connector, show)
     finally:
         await runner.cleanup()
 
@@ -216,6 +226,8 @@ def run_listen(arguments: argparse.Namespace, settings: Settings) -> int:
 
     try:
         asyncio.run(main())
+    except KeyboardInterrupt:  # before the receiver was up: nothing to clean up
+        return 130
     except ListenError as error:
         print(f"listen: {error}", file=sys.stderr)
         return 1
