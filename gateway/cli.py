@@ -1,4 +1,4 @@
-"""The command line: `python -m gateway serve | migrate | demo | admin ...`."""
+"""The command line: `python -m gateway serve | migrate | demo | listen | admin ...`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import asyncpg
 import orjson
 import structlog
 
-from gateway import logs
+from gateway import failures, listen, logs
 from gateway.api import auth
 from gateway.clock import system_clock
 from gateway.config import ConfigError, Settings
@@ -92,6 +92,11 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the gateway with a live demo")
     demo.add_argument("--rate", type=float, default=20.0, help="events per second")
     demo.add_argument("--duration", type=float, default=0.0, help="seconds; 0 = until Ctrl-C")
+    listen.add_arguments(
+        commands.add_parser(
+            "listen", help="receive a project's pushes here, through a temporary connector"
+        )
+    )
     admin = commands.add_parser("admin", help="projects and service accounts")
     admin_commands = admin.add_subparsers(dest="admin_command", required=True)
     project = admin_commands.add_parser("create-project", help="create a project")
@@ -110,6 +115,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, settings.log_format)
+    try:
+        return _command(arguments, settings)
+    except Exception as error:
+        message = failures.explain(error, settings)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+
+
+def _command(arguments: argparse.Namespace, settings: Settings) -> int:
     if arguments.command == "serve":
         serve(settings)
         return 0
@@ -117,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gateway.demo import run_demo
 
         return run_demo(settings, rate=arguments.rate, duration=arguments.duration)
+    if arguments.command == "listen":
+        return listen.run_listen(arguments, settings)
     with database(settings) as ready:
         assert ready.database_url is not None
         result = asyncio.run(_run(arguments, ready.database_url))

@@ -90,6 +90,13 @@ def parse_status(value: Any) -> str:
     return str(value)
 
 
+# How a developer reaches a receiver on their own machine; the guard itself stays as it is.
+LOCAL_TARGETS_HINT = (
+    " (to push to a receiver on your own machine during development, start the gateway with"
+    " GATEWAY_ALLOW_INSECURE_TARGETS=true)"
+)
+
+
 def parse_url(value: Any, *, allow_insecure: bool) -> str:
     url = _string(value, "httpConfig.url", MAX_URL)
     try:
@@ -101,11 +108,12 @@ def parse_url(value: Any, *, allow_insecure: bool) -> str:
         raise BadRequest("httpConfig.url is not a valid URL") from None
     allowed = ("https", "http") if allow_insecure else ("https",)
     if parts.scheme not in allowed or not host:
-        raise BadRequest("httpConfig.url must be an https:// URL")
+        hint = LOCAL_TARGETS_HINT if parts.scheme == "http" else ""
+        raise BadRequest("httpConfig.url must be an https:// URL" + hint)
     if parts.username or parts.password:
         raise BadRequest("httpConfig.url must not carry credentials; use headers")
     if not allow_insecure and not is_public_url(url):
-        raise BadRequest("httpConfig.url must point to a public address")
+        raise BadRequest("httpConfig.url must point to a public address" + LOCAL_TARGETS_HINT)
     return url
 
 

@@ -41,10 +41,13 @@ HISTORY_DEFAULT_SPAN = timedelta(hours=24)
 _DEVICE_ID = re.compile(RESOURCE_ID)
 
 
-async def _store(request: web.Request, project_id: str, events: list[ingest.NewEvent]) -> None:
+async def _store(
+    request: web.Request, project_id: str, events: list[ingest.NewEvent]
+) -> list[Any]:
     svc = services(request)
     max_age = timedelta(seconds=svc.settings.delivery_max_age)
-    await ingest.store(svc.db, project_id, events, svc.now(), max_age, svc.metrics)
+    batch = await ingest.store(svc.db, project_id, events, svc.now(), max_age, svc.metrics)
+    return ingest.answers(project_id, events, batch)
 
 
 @routes.post("/v2/projects/{project}/devices/{device:" + RESOURCE_ID + "}:publish")
@@ -58,8 +61,8 @@ async def publish(request: web.Request) -> web.Response:
     event = ingest.new_event(
         request.match_info["device"], event_type, data, now, query_value(request, "eventId")
     )
-    await _store(request, project_id, [event])
-    return json_response(event.to_json(project_id))
+    [stored] = await _store(request, project_id, [event])
+    return json_response(stored)
 
 
 @routes.post("/v2/projects/{project}/devices:publishBatch")
@@ -72,8 +75,7 @@ async def publish_batch(request: web.Request) -> web.Response:
     if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
         raise BadRequest(f"events must be a list of 1 to {MAX_BATCH} events")
     events = await _parse_batch(items, services(request).now())
-    await _store(request, project_id, events)
-    return json_response({"events": [event.to_json(project_id) for event in events]})
+    return json_response({"events": await _store(request, project_id, events)})
 
 
 async def _parse_batch(items: list[Any], now: datetime) -> list[ingest.NewEvent]:
