@@ -3,11 +3,15 @@ environments, and the processes the README starts."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sysconfig
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -61,6 +65,17 @@ def prepare_venv(where: Path, shared: Path, env: dict[str, str]) -> None:
         cwd=where, env=env, check=True, capture_output=True, text=True,
     ).stdout.strip()  # fmt: skip
     (Path(purelib) / "_first_hour_shared.pth").write_text(f"{shared}\n")
+
+
+@contextlib.contextmanager
+def short_tmp() -> Iterator[Path]:
+    """A temporary directory with a short path: PostgreSQL's socket path must stay under 108
+    bytes, and pgserver falls back to one under TMPDIR when the data directory's is too long."""
+    directory = Path(tempfile.mkdtemp(prefix="gw-", dir="/tmp"))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def fresh_shell_env(home: Path, tmp: Path) -> dict[str, str]:

@@ -26,6 +26,7 @@ from tests.e2e.first_hour import (
     prepare_venv,
     run,
     shared_site,
+    short_tmp,
 )
 from tests.e2e.processes import ROOT, free_port, wait_for
 
@@ -73,16 +74,21 @@ def _start_example(
 
 
 def test_the_first_hour_from_a_fresh_clone(tmp_path: Path) -> None:
+    with short_tmp() as tmp:
+        _first_hour(tmp_path, tmp)
+
+
+def _first_hour(tmp_path: Path, tmp: Path) -> None:
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-    env = fresh_shell_env(tmp_path / "home", tmp_path / "tmp")
+    env = fresh_shell_env(tmp_path / "home", tmp)
     env["GATEWAY_PORT"] = str(free_port())  # the README's commands honour it; 8080 may be taken
     readme = clone / "README.md"
     examples_site = shared_site(tmp_path / "shared-examples", OURS | EXAMPLE_SERVERS)
     prepare_venv(clone, shared_site(tmp_path / "shared-root", OURS), env)
     servers = [_start_example(clone, name, examples_site, env, tmp_path) for name in EXAMPLES]
     try:
-        _demo_twice(clone, readme, env, tmp_path / "tmp")
+        _demo_twice(clone, readme, env, tmp)
         gateway = Background.start(
             block(readme, "sh", "gateway serve"), clone, env, tmp_path / "serve.log"
         )
