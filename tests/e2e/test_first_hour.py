@@ -22,6 +22,7 @@ import pytest
 from tests.e2e.first_hour import (
     Background,
     block,
+    exclusive,
     fresh_shell_env,
     prepare_venv,
     run,
@@ -74,8 +75,15 @@ def _start_example(
 
 
 def test_the_first_hour_from_a_fresh_clone(tmp_path: Path) -> None:
-    with short_tmp() as tmp:
+    with exclusive("data-connector-gateway-first-hour.lock"), short_tmp() as tmp:
+        for port in EXAMPLES.values():
+            assert not _port_taken(port), f"port {port}, which a README example uses, is taken"
         _first_hour(tmp_path, tmp)
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _first_hour(tmp_path: Path, tmp: Path) -> None:
