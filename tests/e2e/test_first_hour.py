@@ -86,19 +86,21 @@ def _port_taken(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _first_hour(tmp_path: Path, tmp: Path) -> None:
-    clone = tmp_path / "clone"
+def _first_hour(logs: Path, short: Path) -> None:
+    # Everything the embedded PostgreSQL touches (as root it runs as the user `pgserver`) lives
+    # under `short`: pytest keeps its own temporary root private to the user running it.
+    clone, tmp = short / "clone", short / "tmp"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-    env = fresh_shell_env(tmp_path / "home", tmp)
+    env = fresh_shell_env(short / "home", tmp)
     env["GATEWAY_PORT"] = str(free_port())  # the README's commands honour it; 8080 may be taken
     readme = clone / "README.md"
-    examples_site = shared_site(tmp_path / "shared-examples", OURS | EXAMPLE_SERVERS)
-    prepare_venv(clone, shared_site(tmp_path / "shared-root", OURS), env)
-    servers = [_start_example(clone, name, examples_site, env, tmp_path) for name in EXAMPLES]
+    examples_site = shared_site(short / "shared-examples", OURS | EXAMPLE_SERVERS)
+    prepare_venv(clone, shared_site(short / "shared-root", OURS), env)
+    servers = [_start_example(clone, name, examples_site, env, logs) for name in EXAMPLES]
     try:
         _demo_twice(clone, readme, env, tmp)
         gateway = Background.start(
-            block(readme, "sh", "gateway serve"), clone, env, tmp_path / "serve.log"
+            block(readme, "sh", "gateway serve"), clone, env, logs / "serve.log"
         )
         servers.append(gateway)
         wait_for(
@@ -106,7 +108,7 @@ def _first_hour(tmp_path: Path, tmp: Path) -> None:
         )
         for port, server in zip(EXAMPLES.values(), servers, strict=False):
             wait_for(lambda: _answers(port, server), 240, f"the receiver example on port {port}")  # noqa: B023
-        _api_and_listen(clone, readme, env, tmp_path, servers)
+        _api_and_listen(clone, readme, env, logs, servers)
         assert "pg_ctl" not in gateway.text()  # the embedded server's narration is debug output
     finally:
         for server in servers:
