@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+import structlog
 
 from gateway import failures, listen, logs
 from gateway.api import auth
@@ -21,11 +23,24 @@ from gateway.ids import new_id
 from gateway.store import accounts, create_pool, migrate
 
 
+def raise_open_files_limit() -> tuple[int, int]:
+    """Raise the soft limit on open files to the hard one (each connection holds one).
+
+    Returns the (old, new) soft limits.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return soft, resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def serve(settings: Settings) -> None:
     from aiohttp import web
 
-    from gateway.app import create_app
+    from gateway.app import create_app, server_options
 
+    before, after = raise_open_files_limit()
+    structlog.get_logger(__name__).info("open_files_limit", soft_before=before, soft=after)
     use_uvloop()
     with database(settings) as ready:
         web.run_app(
@@ -35,6 +50,7 @@ def serve(settings: Settings) -> None:
             shutdown_timeout=ready.shutdown_timeout,
             access_log=None,
             print=lambda text: print(text, file=sys.stderr),
+            **server_options(ready),
         )
 
 
