@@ -7,7 +7,7 @@ import asyncpg
 from gateway.store import sql
 
 _STEPS = (
-    "lock_project_connectors",
+    "lock_deleted_project_connectors",
     "delete_project_deliveries",
     "delete_project_events",
     "delete_project_reported",

@@ -2,7 +2,7 @@
 -- Rows without a foreign key to projects (the queue, events, statistics) go first; the project's
 -- own delete then cascades to its members, connectors and devices.
 
--- name: lock_project_connectors
+-- name: lock_deleted_project_connectors
 -- Connectors first, then their queue: the order in which outcomes are recorded, so the two never
 -- wait for each other.
 SELECT id FROM connectors WHERE project_id = $1 ORDER BY id FOR UPDATE;
