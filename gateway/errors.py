@@ -29,6 +29,10 @@ class NotFound(GatewayError):
     status = 404
 
 
+class Conflict(GatewayError):
+    status = 409
+
+
 class PayloadTooLarge(GatewayError):
     # DT answers oversized input as bad input; the SDK knows no 413.
     status = 400
