@@ -45,7 +45,7 @@ class ProjectPurger:
 
     def __init__(self, db: asyncpg.Pool, batch: int = PURGE_BATCH) -> None:
         self._db = db
-        self._batch = batch
+        self.batch = batch
         self._wake = asyncio.Event()
         self.idle = asyncio.Event()
 
@@ -60,7 +60,7 @@ class ProjectPurger:
             self._wake.clear()
             try:
                 for project_id in await projects.being_deleted(self._db):
-                    removed = await projects.purge(self._db, project_id, self._batch)
+                    removed = await projects.purge(self._db, project_id, self.batch)
                     log.info("project_purged", project=project_id, rows=removed)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("project_purge_failed", error=type(error).__name__)
