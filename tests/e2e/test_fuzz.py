@@ -125,6 +125,8 @@ def test_fuzzed_requests_get_documented_answers(fuzzed: Fuzzed, mode: Generation
     operations = [result.ok() for result in results if isinstance(result, Ok)]
     assert len(operations) == len(results) >= 20
     for operation in operations:
+        if operation.path.endswith(":stream"):
+            continue  # a long-lived answer: tests/integration/test_sdk_stream.py covers it
         fuzz(operation, mode, fuzzed)
     print(f"{mode.value}: {fuzzed.calls} requests over {len(operations)} operations")
     assert fuzzed.calls >= len(operations)

@@ -162,6 +162,6 @@ async def test_a_slow_reader_is_cut_off(gateway: Gateway, reader: Account) -> No
         while streams(gateway) == 2 and sent < 50:
             await gateway.call("POST", path, publisher, json=batch)
             sent += 1
-            await eventually(lambda: len(healthy.events) >= 1000 * sent)
+            await eventually(lambda n=1000 * sent: len(healthy.events) >= n)
         assert streams(gateway) == 1
     assert healthy.error is None
