@@ -12,7 +12,7 @@ import disruptive as dt
 import disruptive.requests as dtrequests
 import pytest
 
-from tests.conftest import Account, Gateway
+from tests.harness import Account, Gateway
 
 T = TypeVar("T")
 

@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 
 from gateway.api import auth
-from tests.conftest import Account, Gateway
+from tests.harness import Account, Gateway
 from tests.integration.sdk_support import account_auth, sdk, sdk_auth, sdk_globals
 
 pytestmark = pytest.mark.usefixtures("sdk_globals")

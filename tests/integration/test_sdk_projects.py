@@ -11,7 +11,7 @@ import pytest_asyncio
 
 from gateway.api import auth
 from gateway.api.projects import PURGER
-from tests.conftest import Account, Gateway
+from tests.harness import Account, Gateway
 from tests.integration.sdk_support import account_auth, sdk, sdk_globals
 from tests.integration.support import eventually
 

@@ -14,7 +14,7 @@ import pytest_asyncio
 from gateway.api import auth
 from gateway.api.stream import HUB
 from gateway.config import Settings
-from tests.conftest import Account, Gateway
+from tests.harness import Account, Gateway
 from tests.integration.sdk_support import SdkStream, account_auth, sdk, sdk_globals
 from tests.integration.support import eventually
 

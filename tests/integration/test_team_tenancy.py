@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from gateway.api import auth
-from tests.conftest import Account, Gateway
+from tests.harness import Account, Gateway
 from tests.integration.helpers import assert_error, snapshot
 
 
