@@ -83,6 +83,16 @@ class Principal:
         return held is not None and ROLES.index(held) >= ROLES.index(DEVELOPER)
 
 
+async def admit_organization_admin(db: Executor, principal: Principal, project_id: str) -> None:
+    """An organization admin is an admin of every live project: add this one if it is."""
+    if (
+        principal.organization_admin
+        and project_id not in principal.roles
+        and await accounts.is_live_project(db, project_id)
+    ):
+        principal.roles[project_id] = ADMIN
+
+
 def email_of(account_id: str, project_id: str | None) -> str:
     return f"{account_id}@{project_id or 'organization'}.{EMAIL_DOMAIN}"
 

@@ -146,7 +146,8 @@ async def get_device(request: web.Request) -> web.Response:
     db = services(request).db
     if request.match_info["project"] == "-":
         principal = await caller(request)
-        row = await devices.find(db, sorted(principal.roles), device_id)
+        among = None if principal.organization_admin else sorted(principal.roles)
+        row = await devices.find(db, among, device_id)
         project_id = row["project_id"] if row is not None else "-"
     else:
         _, project_id = await authorize(request, auth.USER)

@@ -56,6 +56,10 @@ async def grants_of_key(db: Executor, key_id: str) -> list[asyncpg.Record]:
     return await db.fetch(sql("grants_of_key"), key_id)
 
 
+async def is_live_project(db: Executor, project_id: str) -> bool:
+    return await db.fetchval(sql("live_project"), project_id) is not None
+
+
 async def key_of_access_token(db: Executor, token_sha256: bytes, now: datetime) -> str | None:
     key_id: str | None = await db.fetchval(sql("key_of_access_token"), token_sha256, now)
     return key_id

@@ -28,8 +28,9 @@ FROM account_keys k JOIN accounts a ON a.id = k.account_id
 WHERE k.id = $1;
 
 -- name: grants_of_key
--- What a key may do: one row per project it holds a role in (every live project, as admin,
--- for an organization administrator), or one row with NULL project for none. No rows: no key.
+-- What a key may do: one row per project it holds a role in, or one row with NULL project for
+-- none (an organization admin's projects are checked one by one, as they are asked for). No
+-- rows: no such key.
 SELECT k.account_id, k.secret_sha256, a.basic_auth, o.account_id IS NOT NULL AS organization_admin,
        g.project_id, g.role
 FROM account_keys k
@@ -39,11 +40,11 @@ LEFT JOIN LATERAL (
     SELECT m.project_id, m.role FROM members m
     JOIN projects p ON p.id = m.project_id AND p.deleted_at IS NULL
     WHERE m.account_id = a.id AND o.account_id IS NULL
-    UNION ALL
-    SELECT p.id, 'roles/project.admin' FROM projects p
-    WHERE o.account_id IS NOT NULL AND p.deleted_at IS NULL
 ) g ON true
 WHERE k.id = $1;
+
+-- name: live_project
+SELECT id FROM projects WHERE id = $1 AND deleted_at IS NULL;
 
 -- name: key_of_access_token
 SELECT key_id FROM access_tokens WHERE token_sha256 = $1 AND expires_at > $2;

@@ -96,5 +96,9 @@ DELETE FROM members WHERE project_id = $1 AND account_id = $2 RETURNING account_
 SELECT id FROM accounts WHERE email = $1;
 
 -- name: find_device
--- A device among the caller's projects (GET /projects/-/devices/{d}).
-SELECT * FROM devices WHERE project_id = ANY ($1::text[]) AND id = $2 ORDER BY project_id LIMIT 1;
+-- A device among the caller's live projects (all of them when $1 is NULL), for
+-- GET /projects/-/devices/{d}.
+SELECT d.* FROM devices d JOIN projects p ON p.id = d.project_id AND p.deleted_at IS NULL
+WHERE ($1::text[] IS NULL OR d.project_id = ANY ($1::text[])) AND d.id = $2
+ORDER BY d.project_id
+LIMIT 1;

@@ -74,6 +74,9 @@ async def test_organization_admin_manages_projects(
     assert [m.email for m in await sdk(dt.Project.list_members, plant.project_id)] == [
         account.email
     ]
+    elsewhere = await gateway.project(auth.DEVELOPER)
+    device = await gateway.device(elsewhere, "touch")
+    assert (await sdk(dt.Device.get_device, device)).project_id == elsewhere.project_id
 
 
 async def test_members_see_only_their_projects(
