@@ -3,7 +3,8 @@
 Each event published to the project from then on arrives as `{"result": {"event": {...}}}` (the
 event object of a push), a `ping` event every `ping_interval` keeps the client's read timeout
 from firing, and errors arrive in the stream's own format, `{"error": {"code": 404, ...}}`,
-which is what DT's SDK reads.
+which is what DT's SDK reads. The caller's key and role are checked again at each ping, so a
+stream ends (with a 401 or 404 line) within one ping interval of its key's deletion.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import re
 from collections.abc import AsyncIterator
 
 import aiohttp
-import asyncpg
 import orjson
 from aiohttp import web
 
@@ -22,7 +22,7 @@ from gateway.api import auth
 from gateway.api.common import SERVICES, authorize, services
 from gateway.api.devices import label_filter, list_param
 from gateway.api.stream_hub import StreamFilter, StreamHub, Subscription
-from gateway.errors import BadRequest, GatewayError
+from gateway.errors import DATABASE_UNAVAILABLE, BadRequest, GatewayError
 from gateway.ids import new_id
 from gateway.ingest.eventdata import format_timestamp
 from gateway.model import EVENT_TYPES
@@ -63,13 +63,18 @@ async def end_streams(app: web.Application) -> None:
         hub.close_all()
 
 
-def error_line(status: int, message: str) -> web.Response:
+def _error_body(status: int, message: str) -> bytes:
     body = {"error": {
         "code": status, "message": message, "status": _STATUS_NAMES.get(status, "UNKNOWN"),
         "details": [],
     }}
+    return orjson.dumps(body) + b"\n"
+
+
+def error_line(status: int, message: str) -> web.Response:
+    """A refused stream: one error line, with the error's status."""
     return web.Response(
-        status=status, body=orjson.dumps(body) + b"\n", content_type="application/json"
+        status=status, body=_error_body(status, message), content_type="application/json"
     )
 
 
@@ -114,7 +119,7 @@ async def event_stream(request: web.Request) -> web.StreamResponse:
         interval = ping_interval(request)
     except GatewayError as error:
         return error_line(error.status, error.message)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+    except DATABASE_UNAVAILABLE:
         return error_line(503, "service unavailable, retry shortly")
     hub = request.app[HUB]
     # Subscribed before the client sees the answer: nothing published after that is missed.
@@ -143,7 +148,30 @@ async def _serve(
         lines = await subscription.take(interval)
         if lines is None:
             return
-        await response.write(b"".join(lines) if lines else _ping(project_id, request))
+        if lines:
+            await response.write(b"".join(lines))
+            continue
+        refused = await _refusal(request, project_id)
+        if refused is not None:
+            await response.write(_error_body(refused.status, refused.message))
+            return
+        await response.write(_ping(project_id, request))
+
+
+async def _refusal(request: web.Request, project_id: str) -> GatewayError | None:
+    """Checked at each ping: a stream ends when its key is deleted or its role taken away."""
+    svc = services(request)
+    try:
+        principal = await auth.authenticate(
+            svc.db, request.headers.get("Authorization"), svc.now()
+        )
+        await auth.admit_organization_admin(svc.db, principal, project_id)
+        principal.require(project_id, auth.USER)
+    except GatewayError as error:
+        return error
+    except DATABASE_UNAVAILABLE:
+        return None  # keep streaming; the next ping checks again
+    return None
 
 
 def _cut(request: web.Request) -> None:

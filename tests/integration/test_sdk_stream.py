@@ -165,3 +165,20 @@ async def test_a_slow_reader_is_cut_off(gateway: Gateway, reader: Account) -> No
             await eventually(lambda n=1000 * sent: len(healthy.events) >= n)
         assert streams(gateway) == 1
     assert healthy.error is None
+
+
+async def test_a_deleted_keys_stream_ends_at_the_next_ping(
+    gateway: Gateway, reader: Account
+) -> None:
+    owner = await gateway.account(reader.project_id, auth.ADMIN)
+    keys = f"/v2/projects/{reader.project_id}/serviceaccounts/{reader.key_id}/keys"
+    path = f"/v2/projects/{reader.project_id}/devices:stream"
+    params = {"ping_interval": "0.2s"}
+    async with gateway.client.get(path, params=params, headers=reader.headers) as response:
+        assert response.status == 200
+        first = orjson.loads(await response.content.readline())
+        assert first["result"]["event"]["eventType"] == "ping"
+        await gateway.call("DELETE", f"{keys}/{reader.key_id}", owner)
+        last = orjson.loads(await response.content.readline())
+        assert last["error"]["code"] == 401
+        assert await response.content.read() == b""
