@@ -183,10 +183,11 @@ async def get_project(request: web.Request) -> web.Response:
 @routes.patch(ONE)
 async def update_project(request: web.Request) -> web.Response:
     _, project_id = await authorize(request, auth.ADMIN)
-    name = _display_name(json_object(await read_json(request)), {"displayName"})
-    db = services(request).db
-    if not await projects.rename(db, project_id, name):
-        raise NotFound(f"project {project_id} not found")
+    body = json_object(await read_json(request, allow_empty=True))
+    if body.keys() - {"displayName"} or "displayName" in body:
+        name = _display_name(body, {"displayName"})
+        if not await projects.rename(services(request).db, project_id, name):
+            raise NotFound(f"project {project_id} not found")
     return await _project(request, project_id)
 
 

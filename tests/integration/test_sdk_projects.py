@@ -63,6 +63,8 @@ async def test_organization_admin_manages_projects(
     assert [p.project_id for p in found] == [plant.project_id]
     assert await sdk(dt.Project.update_project, plant.project_id, display_name="plant-2") is None
     assert (await sdk(dt.Project.get_project, plant.project_id)).display_name == "plant-2"
+    assert await sdk(dt.Project.update_project, plant.project_id) is None  # changes nothing
+    assert (await sdk(dt.Project.get_project, plant.project_id)).display_name == "plant-2"
     with pytest.raises(dt.errors.BadRequest):
         await sdk(dt.Project.create_project, organization.organization_id, "")
     with pytest.raises(dt.errors.NotFound):

@@ -10,9 +10,11 @@ import disruptive as dt
 import orjson
 import pytest
 import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.api import auth
 from gateway.api.stream import HUB
+from gateway.app import create_app
 from gateway.config import Settings
 from tests.harness import Account, Gateway
 from tests.integration.sdk_support import SdkStream, account_auth, sdk, sdk_globals
@@ -182,3 +184,25 @@ async def test_a_deleted_keys_stream_ends_at_the_next_ping(
         last = orjson.loads(await response.content.readline())
         assert last["error"]["code"] == 401
         assert await response.content.read() == b""
+
+
+async def test_streams_on_another_replica_receive_events(
+    gateway: Gateway, reader: Account, settings: Settings
+) -> None:
+    """Two gateway processes' worth of apps on one database: publish to one, stream from the
+    other."""
+    replica = TestClient(TestServer(create_app(settings, clock=gateway.clock)))
+    await replica.start_server()
+    try:
+        hub = replica.app[HUB]
+        await eventually(lambda: hub.listening.is_set())
+        publisher = await gateway.account(reader.project_id, auth.DEVELOPER)
+        device = await gateway.device(publisher, "touch")
+        path = f"/v2/projects/{reader.project_id}/devices:stream"
+        async with replica.get(path, headers=reader.headers) as response:
+            assert response.status == 200
+            published = await gateway.publish(publisher, device, {"touch": {}})
+            line = orjson.loads(await response.content.readline())
+        assert line["result"]["event"] == published
+    finally:
+        await replica.close()
