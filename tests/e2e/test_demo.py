@@ -17,7 +17,7 @@ from tests.e2e.first_hour import short_tmp
 from tests.e2e.processes import ROOT, free_port, gateway_env, stop_process, wait_for
 
 pytestmark = pytest.mark.slow
-LEFT_OVER = ("projects", "service_accounts", "connectors", "devices", "deliveries", "events")
+LEFT_OVER = ("projects", "accounts", "account_keys", "connectors", "devices", "deliveries", "events")
 
 
 def _demo(env: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:

@@ -144,7 +144,9 @@ async def test_role_is_per_project(gateway: Gateway) -> None:
     target = await tenant(gateway)
     other = await tenant(gateway)
     # A developer in `other` who is only a user in `target`.
-    await accounts.add_member(gateway.db, target.owner.project_id, other.owner.key_id, auth.USER)
+    await accounts.add_member(
+        gateway.db, target.owner.project_id, other.owner.key_id, auth.USER, gateway.clock()
+    )
     before = await snapshot(gateway.db)
     for route in ROUTES:
         if route.write:
