@@ -125,6 +125,18 @@ class Settings:
     retention: float = _setting(
         2678400.0, _positive(float), "events and push statistics older than this are deleted"
     )
+    attempt_log: bool = _setting(
+        True, _bool, "record every push attempt and every delivered delivery in the delivery log"
+    )
+    attempt_retention: float = _setting(
+        259200.0, _positive(float), "push attempts and finished deliveries are kept this long"
+    )
+    replay_limit: int = _setting(
+        1000000, _positive(int), "most deliveries one :replay may queue"
+    )
+    test_push_limit: int = _setting(
+        10, _positive(int), ":test pushes allowed per connector per minute"
+    )
     max_body: int = _setting(1048576, _positive(int), "largest request body accepted, in bytes")
     pool_size: int = _setting(10, _positive(int), "PostgreSQL connections per process")
     dispatcher: bool = _setting(True, _bool, "run the dispatcher in this process")

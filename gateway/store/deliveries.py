@@ -128,7 +128,9 @@ async def record(
             disabled = []
         else:
             await _record_failures(connection, outcomes.failed, now, retry_delay)
-            disabled = await _auto_disable(connection, list(outcomes.failed), disable_before)
+            disabled = await _auto_disable(
+                connection, list(outcomes.failed), disable_before, now
+            )
         if outcomes.done:
             await connection.execute(sql("complete_deliveries"), outcomes.done)
         if outcomes.stats:
@@ -156,9 +158,9 @@ async def _record_failures(
 
 
 async def _auto_disable(
-    connection: Connection, keys: list[tuple[str, str]], disable_before: datetime
+    connection: Connection, keys: list[tuple[str, str]], disable_before: datetime, now: datetime
 ) -> list[tuple[str, str]]:
-    rows = await connection.fetch(sql("auto_disable"), *_split(set(keys)), disable_before)
+    rows = await connection.fetch(sql("auto_disable"), *_split(set(keys)), disable_before, now)
     disabled = [(row["project_id"], row["id"]) for row in rows]
     for project_id in {project for project, _ in disabled}:
         await connection.execute(sql("notify_connector_changed"), project_id)
