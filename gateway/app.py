@@ -18,12 +18,13 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.api import dataconnectors, devices, events, health, oauth, openapi
+from gateway.api import dataconnectors, deliveries, devices, events, health, oauth, openapi
 from gateway.api.common import SERVICES, Services
 from gateway.api.errors import error_middleware
 from gateway.clock import Clock, system_clock
 from gateway.config import Settings
 from gateway.dispatch import maintenance
+from gateway.dispatch.attempt_log import SamplePusher
 from gateway.dispatch.dispatcher import Dispatcher
 from gateway.dispatch.listener import Listener
 from gateway.dispatch.registry import ConnectorRegistry
@@ -56,7 +57,7 @@ def create_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = metrics or Metrics()
-    for module in (dataconnectors, devices, events, oauth, health, openapi):
+    for module in (dataconnectors, deliveries, devices, events, oauth, health, openapi):
         app.add_routes(module.routes)
     app[health.READINESS] = lambda: _readiness(app)
     app.cleanup_ctx.extend([_database, _http_client, _delivery])
@@ -95,6 +96,8 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
         public_only=not settings.allow_insecure_targets,
     )
     app[HTTP_CLIENT] = session
+    services = app[SERVICES]
+    app[deliveries.SAMPLE_PUSHER] = SamplePusher(session, services.db, services.clock)
     try:
         yield
     finally:

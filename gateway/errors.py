@@ -7,6 +7,7 @@ class GatewayError(Exception):
     """Base of every error the gateway raises on purpose."""
 
     status = 500
+    retry_after: int | None = None  # seconds, sent as Retry-After
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -32,6 +33,14 @@ class NotFound(GatewayError):
 class PayloadTooLarge(GatewayError):
     # DT answers oversized input as bad input; the SDK knows no 413.
     status = 400
+
+
+class TooManyRequests(GatewayError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Unavailable(GatewayError):

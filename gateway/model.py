@@ -59,3 +59,14 @@ class Connector:
 
     def __repr__(self) -> str:
         return f"Connector(project_id={self.project_id!r}, id={self.id!r}, status={self.status!r})"
+
+
+@dataclass(frozen=True)
+class EventToPush:
+    """An event and its device, ready to be pushed: `body` is the serialised event object."""
+
+    id: str
+    event_type: str
+    device_id: str
+    device_type: str
+    body: bytes

@@ -4,7 +4,7 @@ log's pages, and what puts events back in the queue (replay, redelivery) or push
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import asyncpg
@@ -60,6 +60,9 @@ class LogQuery:
     end: datetime | None = None
     before_id: int = NO_CURSOR
     limit: int = 100
+
+    def with_limit(self, limit: int) -> LogQuery:
+        return replace(self, limit=limit)
 
 
 async def page(

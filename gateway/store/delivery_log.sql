@@ -142,13 +142,13 @@ RETURNING event_id;
 -- Counts one :test push against the connector's allowance of $4 a minute; no row = refused.
 UPDATE connectors
 SET tests_in_window = CASE WHEN test_window_start IS NULL
-                             OR test_window_start <= $3 - interval '1 minute'
+                             OR test_window_start <= $3::timestamptz - interval '1 minute'
                            THEN 1 ELSE tests_in_window + 1 END,
     test_window_start = CASE WHEN test_window_start IS NULL
-                               OR test_window_start <= $3 - interval '1 minute'
+                               OR test_window_start <= $3::timestamptz - interval '1 minute'
                              THEN $3 ELSE test_window_start END
 WHERE project_id = $1 AND id = $2
-  AND (test_window_start IS NULL OR test_window_start <= $3 - interval '1 minute'
+  AND (test_window_start IS NULL OR test_window_start <= $3::timestamptz - interval '1 minute'
        OR tests_in_window < $4)
 RETURNING id;
 
