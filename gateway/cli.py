@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from gateway import logs
+from gateway import delivery_admin, logs
 from gateway.api import auth
 from gateway.clock import system_clock
 from gateway.config import ConfigError, Settings
@@ -83,6 +83,7 @@ def parser() -> argparse.ArgumentParser:
     account = admin_commands.add_parser("create-service-account", help="create a service account")
     account.add_argument("--project", required=True)
     account.add_argument("--role", default=auth.DEVELOPER, choices=auth.ROLES)
+    delivery_admin.add_commands(admin_commands)
     return top
 
 
@@ -104,13 +105,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     with database(settings) as ready:
         assert ready.database_url is not None
         result = asyncio.run(_run(arguments, ready.database_url))
-    print(orjson.dumps(result).decode())
+    if result is not None:  # commands printing JSON lines have printed them
+        print(orjson.dumps(result).decode())
     return 0
 
 
 async def _run(arguments: argparse.Namespace, url: str) -> Any:
     if arguments.command == "migrate":
         return {"applied": await _migrate(url), "at": datetime.now(UTC).isoformat()}
+    if arguments.admin_command in delivery_admin.COMMANDS:
+        return await delivery_admin.run(arguments, url)
     if arguments.admin_command == "create-project":
         return await _create_project(url, arguments.name)
     return await _create_service_account(url, arguments.project, arguments.role)
