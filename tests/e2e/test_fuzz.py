@@ -116,6 +116,7 @@ def fuzz(operation: Any, mode: GenerationMode, target: Fuzzed) -> None:
         assert mode is GenerationMode.NEGATIVE, operation.label
 
 
+@pytest.mark.timeout(300)  # some 120 examples for each of 25+ operations
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_fuzzed_requests_get_documented_answers(fuzzed: Fuzzed, mode: GenerationMode) -> None:
     url = f"{fuzzed.base_url}/v2/openapi.json"
