@@ -24,7 +24,7 @@ from gateway.api.errors import error_middleware
 from gateway.clock import Clock, system_clock
 from gateway.config import Settings
 from gateway.dispatch import maintenance
-from gateway.dispatch.attempt_log import SamplePusher
+from gateway.dispatch.attempt_log import AttemptLog, SamplePusher
 from gateway.dispatch.dispatcher import Dispatcher
 from gateway.dispatch.listener import Listener
 from gateway.dispatch.registry import ConnectorRegistry
@@ -97,7 +97,9 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
     )
     app[HTTP_CLIENT] = session
     services = app[SERVICES]
-    app[deliveries.SAMPLE_PUSHER] = SamplePusher(session, services.db, services.clock)
+    app[deliveries.SAMPLE_PUSHER] = SamplePusher(
+        session, services.db, services.clock, not settings.allow_insecure_targets
+    )
     try:
         yield
     finally:
@@ -108,8 +110,10 @@ async def _delivery(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     settings = services.settings
     registry = ConnectorRegistry(services.db)
+    sinks = [AttemptLog(services.clock)] if settings.attempt_log else []
     dispatcher = Dispatcher(
-        settings, services.db, app[HTTP_CLIENT], registry, services.metrics, services.clock
+        settings, services.db, app[HTTP_CLIENT], registry, services.metrics, services.clock,
+        sinks,
     )
     app[REGISTRY] = registry
     app[DISPATCHER] = dispatcher

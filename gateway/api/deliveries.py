@@ -5,7 +5,6 @@ one sample push now. Reading needs roles/project.user, acting roles/project.deve
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -22,18 +21,18 @@ from gateway.api.common import (
     services,
 )
 from gateway.api.delivery_form import (
-    attempt_json,
     delivery_json,
     event_ids,
     log_query,
     next_page_token,
     replay_window,
+    test_result_json,
 )
 from gateway.errors import BadRequest, NotFound, TooManyRequests
 from gateway.ingest.samples import SAMPLE_TYPES, sample_event
 from gateway.model import ACTIVE, Connector, EventToPush
 from gateway.store import attempts, connectors, delivery_log
-from gateway.store.attempts import Attempt
+from gateway.store.deliveries import Attempt
 
 routes = web.RouteTableDef()
 ONE = "/v2/projects/{project}/dataconnectors/{connector:" + RESOURCE_ID + "}"
@@ -183,6 +182,4 @@ async def test_push(request: web.Request) -> web.Response:
         raise TooManyRequests(f"at most {limit} test pushes a minute per data connector", wait)
     event = sample_event(project_id, event_type, now)
     attempt = await request.app[SAMPLE_PUSHER](connector, event)
-    answer = attempt_json(asdict(attempt))
-    del answer["time"]
-    return json_response(answer)
+    return json_response(test_result_json(attempt))

@@ -22,6 +22,7 @@ from gateway.errors import BadRequest
 from gateway.ingest.eventdata import InvalidEventData, format_timestamp, parse_timestamp
 from gateway.ingest.publish import EVENT_ID
 from gateway.model import DELIVERY_STATUSES, EVENT_TYPES
+from gateway.store.deliveries import Attempt
 from gateway.store.delivery_log import NO_CURSOR, LogQuery, Replay
 
 DEFAULT_PAGE_SIZE = 50
@@ -159,6 +160,16 @@ def attempt_json(attempt: Mapping[str, Any]) -> dict[str, Any]:
         "error": _error_text(attempt["error_class"], attempt["message"]),
         "latency": latency.duration_text(attempt["latency"]),
         "response": attempt["response"],
+    }
+
+
+def test_result_json(attempt: Attempt) -> dict[str, Any]:
+    """What the receiver said to a :test push."""
+    return {
+        "statusCode": attempt.status or 0,
+        "latency": latency.duration_text(attempt.latency),
+        "error": _error_text(attempt.error or "", attempt.message or ""),
+        "response": attempt.response_excerpt or "",
     }
 
 

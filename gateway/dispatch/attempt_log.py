@@ -1,10 +1,9 @@
-"""The attempt log's side of pushing: each push's outcome as an `Attempt` row, and `:test`
-pushes, which are pushed at once, recorded, and never queued or retried."""
+"""The attempt log's writers: the recorder's sink that keeps every attempt and every delivered
+delivery, and `:test` pushes, which are pushed at once, recorded, and never queued or retried."""
 
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 import aiohttp
 import asyncpg
@@ -13,38 +12,23 @@ from gateway.clock import Clock
 from gateway.model import Connector, EventToPush
 from gateway.push import body as push_body
 from gateway.push import post as push
-from gateway.store import attempts, delivery_log
-from gateway.store.attempts import Attempt
+from gateway.store import Connection, attempts, delivery_log
+from gateway.store.deliveries import Attempt, OutcomeBatch
 from gateway.store.delivery_log import TestDelivery
 
 
-def attempt_of(
-    result: push.PushResult,
-    sent_at: datetime,
-    connector: Connector,
-    delivery_id: int,
-    event: EventToPush,
-    attempt: int,
-    *,
-    test: bool = False,
-) -> Attempt:
-    """What the log keeps of one push: the answer's status or the error, never a header."""
-    return Attempt(
-        time=sent_at,
-        project_id=connector.project_id,
-        connector_id=connector.id,
-        delivery_id=delivery_id,
-        event_id=event.id,
-        event_type=event.event_type,
-        device_id=event.device_id,
-        attempt=attempt,
-        status_code=result.status,
-        error_class=result.error or "",
-        message="",
-        latency=result.elapsed,
-        response="",
-        test=test,
-    )
+class AttemptLog:
+    """A recorder sink: each batch's attempts by COPY, its delivered deliveries moved from the
+    queue to the log, in the batch's transaction (`GATEWAY_ATTEMPT_LOG`)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    async def __call__(self, connection: Connection, batch: OutcomeBatch) -> None:
+        await attempts.write(connection, batch.attempts)
+        delivered = [attempt.delivery_id for attempt in batch.attempts if attempt.ok]
+        if delivered:
+            await delivery_log.finish(connection, delivered, self._clock())
 
 
 class SamplePusher:
@@ -53,10 +37,13 @@ class SamplePusher:
     Not counted in :metrics or the push metrics; the log keeps it marked as a test.
     """
 
-    def __init__(self, session: aiohttp.ClientSession, db: asyncpg.Pool, clock: Clock) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, db: asyncpg.Pool, clock: Clock, public_only: bool
+    ) -> None:
         self._session = session
         self._db = db
         self._clock = clock
+        self._public_only = public_only
 
     async def __call__(self, connector: Connector, event: EventToPush) -> Attempt:
         delivery_id = await delivery_log.next_delivery_id(self._db)
@@ -68,14 +55,21 @@ class SamplePusher:
         }
         body = push_body.render_body(event.body, {}, connector.labels, metadata)
         headers = push_body.request_headers(connector, body, time.time())
-        sent_at = self._clock()
-        result = await push.post(self._session, connector.url, body, headers)
-        attempt = attempt_of(result, sent_at, connector, delivery_id, event, 1, test=True)
+        result = await push.post(
+            self._session, connector.url, body, headers, public_only=self._public_only
+        )
+        now = self._clock()
+        attempt = Attempt(
+            delivery_id=delivery_id, project_id=connector.project_id, connector_id=connector.id,
+            event_id=event.id, event_type=event.event_type, device_id=event.device_id, number=1,
+            at=now, latency=result.elapsed, status=result.status, error=result.error,
+            message=result.message, response_excerpt=result.excerpt,
+        )
         test = TestDelivery(
             delivery_id, connector.project_id, connector.id, event.id, event.event_type,
             event.device_id, delivered=result.ok,
         )
         async with self._db.acquire() as connection, connection.transaction():
-            await attempts.write(connection, [attempt])
-            await delivery_log.log_test(connection, test, sent_at)
+            await attempts.write(connection, [attempt], test=True)
+            await delivery_log.log_test(connection, test, now)
         return attempt

@@ -4,49 +4,34 @@ attempt retention and deleted in bounded batches."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass, fields
 from datetime import datetime
 
 import asyncpg
 
-from gateway.store import Executor, sql
+from gateway.store import Connection, sql
+from gateway.store.deliveries import Attempt
 
-RESPONSE_LIMIT = 1024  # characters of a receiver's answer kept
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One push attempt as stored: never a request header's value or a secret."""
-
-    time: datetime
-    project_id: str
-    connector_id: str
-    delivery_id: int
-    event_id: str
-    event_type: str
-    device_id: str
-    attempt: int
-    status_code: int | None  # None when no HTTP answer came
-    error_class: str  # "" when an HTTP answer came; else timeout, tls, dns, refused, ...
-    message: str
-    latency: float  # seconds
-    response: str  # the first RESPONSE_LIMIT characters of a text or JSON answer
-    test: bool = False
+COLUMNS = (
+    "time", "project_id", "connector_id", "delivery_id", "event_id", "event_type", "device_id",
+    "attempt", "status_code", "error_class", "message", "latency", "response", "test",
+)  # fmt: skip
 
 
-COLUMNS = tuple(f.name for f in fields(Attempt))
+def _record(attempt: Attempt, test: bool) -> tuple[object, ...]:
+    """An attempt as a row: its status or error, never a request header or a secret."""
+    return (
+        attempt.at, attempt.project_id, attempt.connector_id, attempt.delivery_id,
+        attempt.event_id, attempt.event_type, attempt.device_id, attempt.number, attempt.status,
+        attempt.error or "", attempt.message or "", attempt.latency,
+        attempt.response_excerpt or "", test,
+    )  # fmt: skip
 
 
-async def write(db: Executor, attempts: Sequence[Attempt]) -> None:
-    """Append attempts in one COPY (on a connection, inside its transaction if it has one)."""
-    if not attempts:
-        return
-    records = [astuple(attempt) for attempt in attempts]
-    if isinstance(db, asyncpg.Pool):
-        async with db.acquire() as connection:
-            await connection.copy_records_to_table("attempts", records=records, columns=COLUMNS)
-    else:
-        await db.copy_records_to_table("attempts", records=records, columns=COLUMNS)
+async def write(connection: Connection, attempts: Sequence[Attempt], *, test: bool = False) -> None:
+    """Append attempts in one COPY, inside the connection's transaction if it has one."""
+    if attempts:
+        records = [_record(attempt, test) for attempt in attempts]
+        await connection.copy_records_to_table("attempts", records=records, columns=COLUMNS)
 
 
 async def of_deliveries(

@@ -25,9 +25,13 @@ async def finish(db: Executor, delivery_ids: Sequence[int], now: datetime) -> in
     return _count(await db.execute(sql("finish_deliveries"), list(delivery_ids), now))
 
 
-async def drop(db: Executor, delivery_ids: Sequence[int], reason: str, now: datetime) -> int:
-    """Dropped unsent for `reason`; returns how many were still queued."""
-    return _count(await db.execute(sql("drop_deliveries"), list(delivery_ids), reason, now))
+async def drop_settled(
+    db: Executor, delivery_ids: Sequence[int], now: datetime
+) -> dict[str, int]:
+    """Deliveries settled without a push (expired, connector gone) into the log, with the
+    reason each was dropped for; returns the counts per reason."""
+    rows = await db.fetch(sql("drop_settled_deliveries"), list(delivery_ids), now)
+    return {row["drop_reason"]: row["n"] for row in rows}
 
 
 async def drop_queue(

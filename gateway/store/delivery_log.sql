@@ -14,18 +14,29 @@ SELECT g.id, g.project_id, g.connector_id, g.event_id, coalesce(e.event_type, ''
        coalesce(e.device_id, ''), 'DELIVERED', '', false, g.created_at, $2
 FROM gone g LEFT JOIN events e ON e.project_id = g.project_id AND e.id = g.event_id;
 
--- name: drop_deliveries
--- Dropped unsent ($1, reason $2): out of the queue and into the log with the reason.
+-- name: drop_settled_deliveries
+-- Claimed deliveries the dispatcher settled without a push ($1): past their age, or their
+-- connector is no longer ACTIVE (deleted, or disabled since the claim). Each goes to the log with
+-- its reason; the counts per reason come back.
 WITH gone AS (
     DELETE FROM deliveries WHERE id = ANY ($1::bigint[])
-    RETURNING id, project_id, connector_id, event_id, created_at
+    RETURNING id, project_id, connector_id, event_id, created_at, expires_at
+), logged AS (
+    INSERT INTO finished_deliveries
+        (id, project_id, connector_id, event_id, event_type, device_id, status, drop_reason,
+         test, created_at, finished_at)
+    SELECT g.id, g.project_id, g.connector_id, g.event_id, coalesce(e.event_type, ''),
+           coalesce(e.device_id, ''), 'DROPPED',
+           CASE WHEN g.expires_at <= $2 THEN 'EXPIRED'
+                WHEN c.id IS NULL THEN 'CONNECTOR_DELETED'
+                ELSE 'CONNECTOR_DISABLED' END,
+           false, g.created_at, $2
+    FROM gone g
+    LEFT JOIN events e ON e.project_id = g.project_id AND e.id = g.event_id
+    LEFT JOIN connectors c ON c.project_id = g.project_id AND c.id = g.connector_id
+    RETURNING drop_reason
 )
-INSERT INTO finished_deliveries
-    (id, project_id, connector_id, event_id, event_type, device_id, status, drop_reason, test,
-     created_at, finished_at)
-SELECT g.id, g.project_id, g.connector_id, g.event_id, coalesce(e.event_type, ''),
-       coalesce(e.device_id, ''), 'DROPPED', $2, false, g.created_at, $3
-FROM gone g LEFT JOIN events e ON e.project_id = g.project_id AND e.id = g.event_id;
+SELECT drop_reason, count(*) AS n FROM logged GROUP BY drop_reason;
 
 -- name: drop_filtered_deliveries
 -- A connector's filter now takes only the types $3 (never empty here): its queued deliveries of

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from gateway.ingest.eventdata import format_timestamp
-from tests.conftest import Gateway
+from tests.harness import Gateway
 from tests.integration.support import connector_id, patch_connector
 from tests.receiver import Receiver
 

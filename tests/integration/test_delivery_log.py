@@ -14,7 +14,7 @@ from gateway.api.common import SERVICES
 from gateway.config import Settings
 from gateway.dispatch.maintenance import sweep
 from gateway.ingest.eventdata import format_timestamp
-from tests.conftest import Account, Gateway, configured
+from tests.harness import Account, Gateway, configured
 from tests.integration.helpers import assert_error, snapshot
 from tests.integration.support import connector_id, patch_connector, queued
 from tests.receiver import Answer, Receiver
@@ -23,8 +23,13 @@ HOUR = 3600.0
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return configured(settings, push_timeout=0.5, test_push_limit=3)
+def attempt_log() -> bool:
+    return True
+
+
+@pytest.fixture
+def settings(settings: Settings, attempt_log: bool) -> Settings:
+    return configured(settings, push_timeout=0.5, test_push_limit=3, attempt_log=attempt_log)
 
 
 def dropped(gateway: Gateway, reason: str) -> float:
@@ -58,6 +63,65 @@ async def setup(
 async def publish(gateway: Gateway, account: Account, device: str, event_type: str) -> str:
     data = {"temperature": {"value": 1}} if event_type == "temperature" else {event_type: {}}
     return str((await gateway.publish(account, device, data))["eventId"])
+
+
+async def test_every_attempt_is_in_the_log_with_its_status_error_and_answer(
+    gateway: Gateway, receiver: Receiver
+) -> None:
+    account, connector, device = await setup(gateway, receiver)
+    receiver.script(
+        "/hook",
+        Answer(500, text='{"detail": "database down"}', headers={"Content-Type": "application/json"}),
+        Answer(200, delay=1.0),  # past the push timeout
+        Answer(200, text="x" * 3000),
+    )
+    event = await publish(gateway, account, device, "touch")
+    for _ in range(3):
+        await gateway.deliver()
+        [entry] = await log(gateway, account, connector)
+        gateway.clock.advance(gateway.settings.retry_max + 1)
+    assert entry["status"] == "DELIVERED" and entry["eventId"] == event
+    assert entry["nextAttemptTime"] == ""
+    failed, timed_out, succeeded = entry["attempts"]
+    assert (failed["statusCode"], failed["error"]) == (500, "")
+    assert failed["response"] == '{"detail": "database down"}'
+    assert timed_out["statusCode"] == 0 and timed_out["error"].startswith("timeout")
+    assert float(timed_out["latency"].rstrip("s")) >= 0.5 and timed_out["response"] == ""
+    assert succeeded["statusCode"] == 200 and succeeded["response"] == "x" * 1024
+    assert failed["time"] < timed_out["time"] < succeeded["time"]
+    stored = await gateway.db.fetchval("SELECT count(*) FROM attempts WHERE event_id = $1", event)
+    assert stored == 3
+
+
+async def test_a_failed_delivery_is_retrying_with_its_next_attempt(
+    gateway: Gateway, receiver: Receiver
+) -> None:
+    account, connector, device = await setup(gateway, receiver)
+    receiver.script("/hook", Answer(503))
+    await publish(gateway, account, device, "touch")
+    await gateway.deliver()
+    [entry] = await log(gateway, account, connector, status="RETRYING")
+    assert entry["nextAttemptTime"] > entry["attempts"][0]["time"]
+    assert await log(gateway, account, connector, status="PENDING") == []
+
+
+@pytest.mark.parametrize("attempt_log", [False])
+async def test_without_the_attempt_log_only_drops_are_kept(
+    gateway: Gateway, receiver: Receiver
+) -> None:
+    account, connector, device = await setup(gateway, receiver)
+    receiver.script("/hook", Answer(200), Answer(500))
+    await publish(gateway, account, device, "touch")
+    await gateway.deliver()
+    failing = await publish(gateway, account, device, "touch")
+    await gateway.deliver()
+    assert len(receiver.received) == 2
+    [entry] = await log(gateway, account, connector)
+    assert (entry["eventId"], entry["status"], entry["attempts"]) == (failing, "PENDING", [])
+    await patch_connector(gateway, account, connector, {"status": "USER_DISABLED"})
+    [entry] = await log(gateway, account, connector)
+    assert (entry["status"], entry["dropReason"]) == ("DROPPED", "CONNECTOR_DISABLED")
+    assert await gateway.db.fetchval("SELECT count(*) FROM attempts") == 0
 
 
 async def test_disabling_drops_the_queue_into_the_log(
@@ -164,7 +228,8 @@ async def test_replay_after_a_disabled_spell_delivers_exactly_the_missed_events(
     await gateway.deliver()
     assert [push.event_id for push in receiver.received] == [before, after]
 
-    window = {"startTime": format_timestamp(start), "endTime": format_timestamp(gateway.clock()),
+    end = gateway.clock() + timedelta(seconds=1)
+    window = {"startTime": format_timestamp(start), "endTime": format_timestamp(end),
               "onlyUndelivered": True}
     answer = await gateway.call("POST", base(account, connector) + ":replay", account,
                                 json=window)
