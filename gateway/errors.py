@@ -36,9 +36,10 @@ class NotFound(GatewayError):
     status = 404
 
 
-class PayloadTooLarge(GatewayError):
-    # DT answers oversized input as bad input; the SDK knows no 413.
-    status = 400
+class RequestTimeout(GatewayError):
+    """The client sent its request body too slowly."""
+
+    status = 408
 
 
 class TooManyRequests(GatewayError):
@@ -47,6 +48,18 @@ class TooManyRequests(GatewayError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Overloaded(GatewayError):
+    """More work in progress than the gateway admits; the client should retry shortly."""
+
+    status = 503
+    retry_after = 1
+
+
+class PayloadTooLarge(GatewayError):
+    # DT answers oversized input as bad input; the SDK knows no 413.
+    status = 400
 
 
 class Unavailable(GatewayError):
