@@ -26,7 +26,7 @@ class AttemptLog:
 
     async def __call__(self, connection: Connection, batch: OutcomeBatch) -> None:
         await attempts.write(connection, batch.attempts)
-        delivered = [attempt.delivery_id for attempt in batch.attempts if attempt.ok]
+        delivered = [attempt for attempt in batch.attempts if attempt.ok]
         if delivered:
             await delivery_log.finish(connection, delivered, self._clock())
 

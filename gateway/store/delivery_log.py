@@ -6,11 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import asyncpg
 
 from gateway.model import DELIVERED, DROPPED
 from gateway.store import Executor, fetch_one, sql
+
+if TYPE_CHECKING:  # deliveries imports this module to drop settled deliveries
+    from gateway.store.deliveries import Attempt
 
 # Ids are a bigint identity: a page token below every id starts at the newest.
 NO_CURSOR = 2**63 - 1
@@ -20,9 +24,16 @@ def _count(status: str) -> int:
     return int(status.split()[-1])
 
 
-async def finish(db: Executor, delivery_ids: Sequence[int], now: datetime) -> int:
+async def finish(db: Executor, delivered: Sequence[Attempt], now: datetime) -> int:
     """Delivered: out of the queue, into the log; returns how many were still queued."""
-    return _count(await db.execute(sql("finish_deliveries"), list(delivery_ids), now))
+    status = await db.execute(
+        sql("finish_deliveries"),
+        [attempt.delivery_id for attempt in delivered],
+        [attempt.event_type for attempt in delivered],
+        [attempt.device_id for attempt in delivered],
+        now,
+    )
+    return _count(status)
 
 
 async def drop_settled(

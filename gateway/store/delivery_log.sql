@@ -2,17 +2,22 @@
 -- and :test pushes. A delivery keeps its id from queue to log. Times are parameters.
 
 -- name: finish_deliveries
--- Delivered: out of the queue and into the log in one statement per batch of outcomes.
-WITH gone AS (
-    DELETE FROM deliveries WHERE id = ANY ($1::bigint[])
-    RETURNING id, project_id, connector_id, event_id, created_at
+-- Delivered: out of the queue and into the log in one statement per batch of outcomes. The
+-- pushes' event types and devices ($2, $3) come with the ids, so no event is read again.
+WITH done AS (
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u (id, event_type, device_id)
+), gone AS (
+    DELETE FROM deliveries d USING done
+    WHERE d.id = done.id
+    RETURNING d.id, d.project_id, d.connector_id, d.event_id, d.created_at, done.event_type,
+              done.device_id
 )
 INSERT INTO finished_deliveries
     (id, project_id, connector_id, event_id, event_type, device_id, status, drop_reason, test,
      created_at, finished_at)
-SELECT g.id, g.project_id, g.connector_id, g.event_id, coalesce(e.event_type, ''),
-       coalesce(e.device_id, ''), 'DELIVERED', '', false, g.created_at, $2
-FROM gone g LEFT JOIN events e ON e.project_id = g.project_id AND e.id = g.event_id;
+SELECT id, project_id, connector_id, event_id, event_type, device_id, 'DELIVERED', '', false,
+       created_at, $4
+FROM gone;
 
 -- name: drop_settled_deliveries
 -- Claimed deliveries the dispatcher settled without a push ($1): past their age, or their
