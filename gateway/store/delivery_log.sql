@@ -184,3 +184,10 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, '', true, $8, $8);
 -- name: delete_old_finished_deliveries
 DELETE FROM finished_deliveries
 WHERE ctid IN (SELECT ctid FROM finished_deliveries WHERE finished_at < $1 LIMIT $2);
+
+-- name: delete_project_attempts
+-- A project removed with everything it holds (store/cleanup.py) takes its delivery log along.
+DELETE FROM attempts WHERE project_id = $1;
+
+-- name: delete_project_finished_deliveries
+DELETE FROM finished_deliveries WHERE project_id = $1;
