@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.api import dataconnectors, devices, events, health, oauth, openapi
+from gateway.api import console, dataconnectors, devices, events, health, oauth, openapi
 from gateway.api.common import SERVICES, Services
 from gateway.api.errors import error_middleware
 from gateway.clock import Clock, system_clock
@@ -49,14 +49,14 @@ def create_app(
     if not settings.database_url:
         raise ValueError("create_app needs settings.database_url")
     app = web.Application(
-        middlewares=[_metrics_middleware, error_middleware],
+        middlewares=[_metrics_middleware, error_middleware, console.session_middleware],
         client_max_size=settings.max_body,
     )
     app[TASKS] = {}
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = metrics or Metrics()
-    for module in (dataconnectors, devices, events, oauth, health, openapi):
+    for module in (dataconnectors, devices, events, oauth, health, openapi, console):
         app.add_routes(module.routes)
     app[health.READINESS] = lambda: _readiness(app)
     app.cleanup_ctx.extend([_database, _http_client, _delivery])

@@ -126,6 +126,9 @@ class Settings:
         2678400.0, _positive(float), "events and push statistics older than this are deleted"
     )
     max_body: int = _setting(1048576, _positive(int), "largest request body accepted, in bytes")
+    console_session_lifetime: float = _setting(
+        28800.0, _positive(float), "how long a web console sign-in lasts"
+    )
     pool_size: int = _setting(10, _positive(int), "PostgreSQL connections per process")
     dispatcher: bool = _setting(True, _bool, "run the dispatcher in this process")
     shutdown_timeout: float = _setting(

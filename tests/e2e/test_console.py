@@ -1,0 +1,218 @@
+"""The web console in a real browser (Debian's chromium driven by Playwright) against a real
+gateway, PostgreSQL and a local receiver: the journeys of a connector's owner and of a reader.
+
+Every page is saved as a screenshot under test-artifacts/console/.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from gateway.api import auth
+from gateway.api.console import console_url
+from tests.conftest import Account, Gateway
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+WAIT_MS = 10_000  # the longest a page may take to show what the server holds
+
+
+@dataclass
+class Receiver:
+    """A local HTTP receiver whose answer the test changes; it records every event id."""
+
+    status: int = 200
+    text: str = "OK"
+    event_ids: list[str] = field(default_factory=list)
+    url: str = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.event_ids.append(body["event"]["eventId"])
+        return web.Response(status=self.status, text=self.text)
+
+
+@pytest_asyncio.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    found = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook", found.handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    found.url = str(server.make_url("/hook"))
+    try:
+        yield found
+    finally:
+        await server.close()
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Browser]:
+    assert CHROMIUM.exists(), "the console tests need Debian's chromium: apt-get install chromium"
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM))
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def new_page(browser: Browser, width: int = 1280, height: int = 900) -> Page:
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    page = await context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and
+            "Failed to load resource" not in m.text else None)
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+async def screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def assert_no_script_errors(page: Page) -> None:
+    """No script failed and no Content-Security-Policy violation was reported."""
+    assert page.errors == [], page.errors  # type: ignore[attr-defined]
+
+
+async def sign_in(page: Page, gateway: Gateway, account: Account) -> None:
+    await page.goto(console_url(str(gateway.client.make_url("/"))))
+    await page.get_by_label("Key id").fill(account.key_id)
+    await page.get_by_label("Secret").fill(account.secret)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+
+
+async def connector_status(gateway: Gateway, account: Account, name: str) -> str:
+    answer = await gateway.call("GET", f"/v2/{name}", account)
+    return str(answer["status"])
+
+
+async def test_a_developer_creates_watches_replays_disables_and_signs_out(
+    gateway: Gateway, receiver: Receiver, browser: Browser
+) -> None:
+    owner = await gateway.project(auth.DEVELOPER)
+    device = await gateway.device(owner, "temperature", room="lab")
+    page = await new_page(browser)
+    await page.goto(console_url(str(gateway.client.make_url("/"))))
+    await screenshot(page, "sign-in")
+    await sign_in(page, gateway, owner)
+    await screenshot(page, "projects")
+
+    await page.get_by_role("link", name="test").click()
+    await page.get_by_role("link", name="Create connector").click()
+    await page.get_by_label("Display name").fill("Lab hook")
+    await page.get_by_label("Endpoint URL").fill("ftp://example.com/hook")
+    await page.get_by_label("temperature", exact=True).check()
+    await page.get_by_role("button", name="Create connector").click()
+    url_error = page.locator(".field-error").filter(has_text="httpConfig.url")
+    await expect(url_error).to_have_text("httpConfig.url must be an https:// URL")
+    await screenshot(page, "create-connector-error")
+    listed = await gateway.call("GET", f"/v2/projects/{owner.project_id}/dataconnectors", owner)
+    assert listed["dataConnectors"] == []  # nothing half-saved
+
+    await page.get_by_label("Endpoint URL").fill(receiver.url)
+    await page.get_by_role("button", name="Add header").click()
+    await page.get_by_label("Header name").fill("x-api-key")
+    await page.get_by_label("Header value").fill("k-123")
+    await page.get_by_label("Signature secret").fill("a-signing-secret")
+    await page.get_by_role("button", name="Create connector").click()
+    await expect(page.get_by_role("heading", name="Lab hook")).to_be_visible()
+    connector = (await gateway.call(
+        "GET", f"/v2/projects/{owner.project_id}/dataconnectors", owner
+    ))["dataConnectors"][0]
+    assert connector["httpConfig"]["headers"] == {"x-api-key": "k-123"}
+    assert connector["events"] == ["temperature"]
+    name = connector["name"]
+
+    # A delivery arrives; the log shows it without a reload.
+    first = await gateway.publish(owner, device, {"temperature": {"value": 21.5}})
+    await gateway.deliver()
+    assert receiver.event_ids == [first["eventId"]]
+    log = page.locator(".delivery")
+    await expect(log.filter(has_text=first["eventId"])).to_contain_text("DELIVERED")
+    await expect(log.filter(has_text=first["eventId"])).to_contain_text("HTTP 200")
+
+    # The receiver fails: the failure, its status code and its response are in the log.
+    receiver.status, receiver.text = 503, "down for maintenance"
+    second = await gateway.publish(owner, device, {"temperature": {"value": 22.5}})
+    await gateway.deliver()
+    await page.get_by_role("button", name="Apply filters").click()
+    failed = log.filter(has_text=second["eventId"])
+    await expect(failed).to_contain_text("RETRYING")
+    await failed.locator("summary").click()
+    attempts = failed.locator("table.attempts")
+    await expect(attempts).to_contain_text("503")
+    await expect(attempts).to_contain_text("down for maintenance")
+    await screenshot(page, "connector-failing")
+
+    await page.get_by_role("link", name="Connectors").click()
+    row = page.locator("tr", has_text="Lab hook")
+    await expect(row).to_contain_text("failing since")
+    await expect(row.locator("td").nth(2)).to_have_text("1")
+    await expect(row.locator("td").nth(3)).to_have_text("1")
+    await expect(row.locator("svg.chart rect.bar-error")).to_have_count(1)
+    await screenshot(page, "connectors")
+
+    # Replay the window of both events, to a receiver that answers again.
+    receiver.status, receiver.text = 200, "OK"
+    await row.get_by_role("link", name="Lab hook").click()
+    start = gateway.clock() - timedelta(minutes=5)
+    replay = page.locator("form.inline-form")
+    await replay.get_by_label("From").fill(start.astimezone().strftime("%Y-%m-%dT%H:%M"))
+    end = gateway.clock() + timedelta(minutes=5)
+    await replay.get_by_label("To").fill(end.astimezone().strftime("%Y-%m-%dT%H:%M"))
+    await replay.get_by_role("button", name="Replay window").click()
+    await expect(replay.get_by_role("status")).to_have_text("2 events queued again.")
+    receiver.event_ids.clear()
+    await gateway.deliver()
+    assert sorted(receiver.event_ids) == sorted([first["eventId"], second["eventId"]])
+
+    # Disable and enable again.
+    await page.get_by_role("button", name="Disable").click()
+    await expect(page.locator(".heading .badge")).to_have_text(re.compile("USER_DISABLED"))
+    assert await connector_status(gateway, owner, name) == "USER_DISABLED"
+    await page.get_by_role("button", name="Enable").click()
+    await expect(page.locator(".heading .badge")).to_have_text(re.compile("ACTIVE"))
+    assert await connector_status(gateway, owner, name) == "ACTIVE"
+    await screenshot(page, "connector")
+
+    # Devices: labels edited in place; live events shows what was published.
+    await page.get_by_role("link", name="Devices").click()
+    await page.get_by_role("button", name=f"Edit labels of {device}").click()
+    await page.get_by_role("button", name="Add label").click()
+    await page.get_by_label("Label key").last.fill("floor")
+    await page.get_by_label("Label value").last.fill("3")
+    await page.get_by_role("button", name="Save labels").click()
+    await expect(page.locator(f"tr[data-device='{device}']")).to_contain_text("floor=3")
+    found = await gateway.call("GET", f"/v2/projects/{owner.project_id}/devices/{device}", owner)
+    assert found["labels"] == {"room": "lab", "floor": "3"}
+    await screenshot(page, "devices")
+
+    await page.get_by_role("link", name="Live events").click()
+    await expect(page.locator(f"tr[data-event='{second['eventId']}']")).to_be_visible()
+    await expect(page.locator("tbody tr").filter(has_text="labelsChanged")).to_have_count(1)
+    await screenshot(page, "live-events")
+
+    # Sign out: the cookie no longer opens the API.
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    answer = await page.request.get(str(gateway.client.make_url(f"/v2/{name}")))
+    assert answer.status == 401
+    assert_no_script_errors(page)
