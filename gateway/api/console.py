@@ -83,9 +83,9 @@ def _static(name: str) -> web.Response:
     return web.Response(body=body, content_type=content_type, headers=PAGE_HEADERS)
 
 
-@routes.get("/console")
+@routes.get(CONSOLE_PATH.rstrip("/"))
 async def console_root(_request: web.Request) -> web.Response:
-    raise web.HTTPFound(CONSOLE_PATH)
+    return _static("index.html")  # its files are named from the root, so this works too
 
 
 @routes.get(CONSOLE_PATH)

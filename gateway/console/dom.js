@@ -1,4 +1,4 @@
-// Building the page from data without innerHTML: every text goes in as a text node, so nothing
+// Building the page from data without parsing HTML strings: every text goes in as a text node, so nothing
 // a receiver or a label says can become markup.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
