@@ -62,8 +62,14 @@ async function route() {
   await renderProjects(view);
 }
 
+// While the sign-in form is up, the page behind it keeps what was typed but takes no input.
+function coverPage(covered) {
+  signInSection.hidden = !covered;
+  for (const element of [view, nav, document.querySelector(".top")]) element.inert = covered;
+}
+
 function signedIn() {
-  signInSection.hidden = true;
+  coverPage(false);
   document.getElementById("who").hidden = false;
   document.getElementById("who-name").textContent = `Key ${session.keyId}`;
 }
@@ -71,7 +77,7 @@ function signedIn() {
 function askToSignIn(reason) {
   document.getElementById("sign-in-why").textContent = reason;
   signInError.hidden = true;
-  signInSection.hidden = false;
+  coverPage(true);
   document.getElementById("key-id").focus();
 }
 

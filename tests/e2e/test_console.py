@@ -94,7 +94,7 @@ def assert_no_script_errors(page: Page) -> None:
 async def sign_in(page: Page, gateway: Gateway, account: Account) -> None:
     await page.goto(console_url(str(gateway.client.make_url("/"))))
     await page.get_by_label("Key id").fill(account.key_id)
-    await page.get_by_label("Secret").fill(account.secret)
+    await page.get_by_label("Secret", exact=True).fill(account.secret)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("heading", name="Projects")).to_be_visible()
 
@@ -215,4 +215,72 @@ async def test_a_developer_creates_watches_replays_disables_and_signs_out(
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     answer = await page.request.get(str(gateway.client.make_url(f"/v2/{name}")))
     assert answer.status == 401
+    assert_no_script_errors(page)
+
+
+async def test_a_project_user_sees_masked_secrets_and_cannot_edit(
+    gateway: Gateway, browser: Browser
+) -> None:
+    owner = await gateway.project(auth.DEVELOPER)
+    reader = await gateway.account(owner.project_id, auth.USER)
+    connector = await gateway.connector(
+        owner, "https://example.com/hook", displayName="Shared hook",
+        http={"signatureSecret": "owner-only-secret", "headers": {"x-api-key": "k"}},
+    )
+    page = await new_page(browser)
+    await sign_in(page, gateway, reader)
+    await page.get_by_role("link", name="test").click()
+    await expect(page.get_by_role("link", name="Create connector")).to_have_count(0)
+    await page.get_by_role("link", name="Shared hook").click()
+    await expect(page.get_by_text("Read-only: your role")).to_be_visible()
+    secret = page.get_by_label("Signature secret")
+    await expect(secret).to_have_value("********")
+    await expect(secret).to_be_disabled()
+    assert "owner-only-secret" not in await page.content()
+    for control in ("Save changes", "Disable", "Sync", "Delete…", "Reveal"):
+        await expect(page.get_by_role("button", name=control)).to_be_disabled()
+    await expect(page.get_by_label("Display name")).to_be_disabled()
+    await screenshot(page, "connector-read-only")
+    # The server refuses too: the page's own credentials cannot change the connector.
+    status = await page.evaluate(
+        """async (path) => {
+            const session = await (await fetch("/console/session")).json();
+            const answer = await fetch(path, {method: "PATCH", body: '{"status":"USER_DISABLED"}',
+              headers: {"Content-Type": "application/json", "X-CSRF-Token": session.csrfToken}});
+            return answer.status;
+        }""",
+        f"/v2/{connector['name']}",
+    )
+    assert status == 403
+    assert await connector_status(gateway, owner, connector["name"]) == "ACTIVE"
+    await page.get_by_role("link", name="Devices").click()
+    await expect(page.get_by_role("button", name=re.compile("Edit labels"))).to_have_count(0)
+    assert_no_script_errors(page)
+
+
+async def test_an_expired_session_signs_in_again_without_losing_the_form(
+    gateway: Gateway, browser: Browser
+) -> None:
+    owner = await gateway.project(auth.DEVELOPER)
+    page = await new_page(browser, width=390, height=844)  # a phone's width
+    await sign_in(page, gateway, owner)
+    await page.get_by_role("link", name="test").click()
+    await screenshot(page, "connectors-phone")
+    await page.get_by_role("link", name="Create connector").click()
+    await page.get_by_label("Display name").fill("Typed before expiry")
+    await page.get_by_label("Endpoint URL").fill("https://example.com/typed")
+    gateway.clock.advance(gateway.settings.console_session_lifetime + 1)
+    await page.get_by_role("button", name="Create connector").click()
+    await expect(page.get_by_text("Your session has ended")).to_be_visible()
+    await page.get_by_label("Key id").fill(owner.key_id)
+    await page.get_by_label("Secret", exact=True).fill(owner.secret)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_label("Display name")).to_have_value("Typed before expiry")
+    await page.get_by_role("button", name="Create connector").click()
+    await expect(page.get_by_role("heading", name="Typed before expiry")).to_be_visible()
+    listed = await gateway.call("GET", f"/v2/projects/{owner.project_id}/dataconnectors", owner)
+    assert [c["httpConfig"]["url"] for c in listed["dataConnectors"]] == [
+        "https://example.com/typed"
+    ]
+    await screenshot(page, "connector-phone")
     assert_no_script_errors(page)
