@@ -33,7 +33,7 @@ from gateway.api.common import (
 )
 from gateway.errors import BadRequest, Forbidden, Unauthorized
 from gateway.ingest.eventdata import format_timestamp
-from gateway.store import accounts
+from gateway.store import Executor, accounts
 from gateway.store import console as store
 
 CONSOLE_PATH = "/console/"
@@ -127,15 +127,17 @@ def _check_same_origin(request: web.Request) -> None:
         raise BadRequest("sign-in takes a JSON body {\"keyId\", \"secret\"}")
 
 
-async def _session_answer(key_id: str, session: store.Session, request: web.Request) -> Any:
-    rows = await store.projects(services(request).db, key_id)
+async def _session_answer(
+    principal: auth.Principal, session: store.Session, db: Executor
+) -> dict[str, Any]:
+    rows = await store.project_names(db, list(principal.roles))
     return {
-        "keyId": key_id,
+        "keyId": principal.key_id,
         "csrfToken": session.csrf_token,
         "expireTime": format_timestamp(session.expires_at),
         "projects": [
             {"name": f"projects/{row['id']}", "displayName": row["display_name"],
-             "role": row["role"]}
+             "role": principal.roles[row["id"]]}
             for row in rows
         ],
     }
@@ -169,7 +171,7 @@ async def sign_in(request: web.Request) -> web.Response:
     token = secrets.token_urlsafe(32)
     session = store.Session(principal.key_id, secrets.token_urlsafe(32), now + lifetime)
     await store.insert_session(svc.db, auth.digest(token), session, now)
-    response = json_response(await _session_answer(principal.key_id, session, request))
+    response = json_response(await _session_answer(principal, session, svc.db))
     response.set_cookie(
         COOKIE, token, max_age=int(lifetime.total_seconds()), path="/",
         httponly=True, samesite="Strict", secure=_secure(request),
@@ -179,8 +181,9 @@ async def sign_in(request: web.Request) -> web.Response:
 
 @routes.get(CONSOLE_PATH + "session")
 async def current_session(request: web.Request) -> web.Response:
-    _, session = await _current_session(request)
-    return json_response(await _session_answer(session.key_id, session, request))
+    digest, session = await _current_session(request)
+    principal = await _principal_of(request, digest, session)
+    return json_response(await _session_answer(principal, session, services(request).db))
 
 
 @routes.delete(CONSOLE_PATH + "session")
@@ -193,11 +196,10 @@ async def sign_out(request: web.Request) -> web.Response:
     return response
 
 
-async def session_principal(request: web.Request) -> auth.Principal:
-    """The account behind the request's console cookie, with its roles as of now."""
-    digest, session = await _current_session(request)
-    if request.method not in SAFE_METHODS:
-        _check_csrf(request, session)
+async def _principal_of(
+    request: web.Request, digest: bytes, session: store.Session
+) -> auth.Principal:
+    """The session's account with its roles as of now."""
     db = services(request).db
     rows = await accounts.roles_by_key(db, session.key_id)
     if not rows:  # the key was deleted: so is every session it opened
@@ -205,6 +207,14 @@ async def session_principal(request: web.Request) -> auth.Principal:
         raise Unauthorized("the service account of this console session no longer exists")
     roles = {row["project_id"]: row["role"] for row in rows if row["project_id"] is not None}
     return auth.Principal(key_id=session.key_id, roles=roles)
+
+
+async def session_principal(request: web.Request) -> auth.Principal:
+    """The account behind the request's console cookie; state changes need the CSRF token."""
+    digest, session = await _current_session(request)
+    if request.method not in SAFE_METHODS:
+        _check_csrf(request, session)
+    return await _principal_of(request, digest, session)
 
 
 @web.middleware

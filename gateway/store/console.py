@@ -59,9 +59,9 @@ async def delete_session(db: Executor, token_sha256: bytes) -> None:
     await db.execute(sql("console_delete_session"), token_sha256)
 
 
-async def projects(db: Executor, key_id: str) -> list[asyncpg.Record]:
-    """(id, display_name, role) of each project the account is a member of."""
-    return await db.fetch(sql("console_projects"), key_id)
+async def project_names(db: Executor, project_ids: list[str]) -> list[asyncpg.Record]:
+    """(id, display_name) of these projects, by name."""
+    return await db.fetch(sql("console_project_names"), project_ids)
 
 
 async def activity(

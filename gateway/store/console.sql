@@ -18,13 +18,12 @@ WHERE token_sha256 IN (
     SELECT token_sha256 FROM console_sessions WHERE expires_at <= $1 LIMIT $2
 );
 
--- name: console_projects
--- The projects an account is a member of, with its role in each: the console's first page.
-SELECT p.id, p.display_name, m.role
-FROM members m
-JOIN projects p ON p.id = m.project_id
-WHERE m.key_id = $1
-ORDER BY p.display_name, p.id;
+-- name: console_project_names
+-- The names of the projects an account holds roles in: the console's first page.
+SELECT id, display_name
+FROM projects
+WHERE id = ANY($1::text[])
+ORDER BY display_name, id;
 
 -- name: console_push_minutes
 -- Successes and errors per connector per minute (summed over latency buckets) since $2.
