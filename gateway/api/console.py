@@ -162,6 +162,9 @@ async def sign_in(request: web.Request) -> web.Response:
     """Check a key id and secret as Basic auth does; answer with a session cookie."""
     _check_same_origin(request)
     body = json_object(await read_json(request))
+    unknown = sorted(set(body) - {"keyId", "secret"})
+    if unknown:
+        raise BadRequest(f"unknown fields: {', '.join(unknown)}")
     key_id, secret = _credential(body, "keyId"), _credential(body, "secret")
     svc = services(request)
     now = svc.now()

@@ -100,6 +100,7 @@ async def test_bad_sign_ins_are_refused_and_open_no_session(gateway: Gateway) ->
         ({"json": wrong}, {}, 401),
         ({"json": {"keyId": "c0000000000000000000", "secret": "s"}}, {}, 401),
         ({"json": {"keyId": owner.key_id}}, {}, 400),
+        ({"json": {"keyId": owner.key_id, "secret": owner.secret, "role": "admin"}}, {}, 400),
         ({"json": ["not", "an", "object"]}, {}, 400),
         ({"data": f"keyId={owner.key_id}&secret={owner.secret}",
           "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, {}, 400),
