@@ -9,10 +9,18 @@ import {field, fromLocalInput, h, localInput, show, when} from "./dom.js";
 import {connectorForm} from "./form.js";
 
 const ONE = "/v2/projects/{}/dataconnectors/{}";
+const TYPES = "/v2/dataconnectortypes";
+
+/** The server's catalog of connector types, or null when it offers HTTP push only. */
+async function connectorTypes() {
+  if (!offers("GET", TYPES)) return null;
+  return (await api("GET", TYPES)).dataConnectorTypes;
+}
 
 export async function renderCreate(view, projectId) {
   const form = connectorForm({
     connector: null, editable: canEdit(projectId), submitLabel: "Create connector",
+    types: await connectorTypes().catch(() => null),
     onSubmit: async (values) => {
       const created = await api("POST", `/v2/projects/${projectId}/dataconnectors`, values);
       location.hash = `#/projects/${projectId}/dataconnectors/${created.name.split("/").pop()}`;
@@ -128,12 +136,13 @@ export async function renderConnector(view, projectId, connectorId) {
   const path = `/v2/projects/${projectId}/dataconnectors/${connectorId}`;
   const editable = canEdit(projectId);
   let stopLog = () => {};
+  const types = await connectorTypes().catch(() => null);
 
   async function draw(message) {
     stopLog();
     const connector = await api("GET", path);
     const {found, stats} = await activity(projectId, connector.name);
-    const form = connectorForm({connector, editable, submitLabel: "Save changes",
+    const form = connectorForm({connector, editable, submitLabel: "Save changes", types,
       onSubmit: async (values) => {
         await api("PATCH", path, values);
         await draw("Saved.");

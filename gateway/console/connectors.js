@@ -3,6 +3,7 @@
 import {api, canEdit} from "./api.js";
 import {activityChart} from "./chart.js";
 import {ago, badge, h, lastPart, show, when} from "./dom.js";
+import {destination} from "./form.js";
 
 const REFRESH_MS = 10000;
 
@@ -22,7 +23,8 @@ function row(projectId, connector, stats, window) {
   const found = stats || empty;
   return h("tr", {"data-connector": id},
     h("td", null, h("a", {href: `#/projects/${projectId}/dataconnectors/${id}`},
-      connector.displayName || id), h("div", {class: "muted small"}, connector.httpConfig.url)),
+      connector.displayName || id), h("div", {class: "muted small"}, destination(connector),
+        connector.type && connector.type !== "HTTP_PUSH" ? ` · ${connector.type}` : "")),
     h("td", null, statusBadge(connector, stats)),
     h("td", {class: "number", "data-label": "Successes"}, String(found.successCount)),
     h("td", {class: "number", "data-label": "Errors"}, String(found.errorCount)),

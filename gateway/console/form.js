@@ -5,16 +5,28 @@ import {enumeration} from "./api.js";
 import {field, fieldError, h, show} from "./dom.js";
 
 const MASK = "********";
+const HTTP_PUSH = "HTTP_PUSH";
 
 // Which field an API message is about: messages start with the field's path.
 const FIELD_OF_MESSAGE = [
   [/^displayName/, "displayName"],
   [/^httpConfig\.url/, "url"],
   [/^httpConfig\.headers/, "headers"],
-  [/^httpConfig\.signatureSecret/, "secret"],
+  [/^(httpConfig|\w+Config)\.signatureSecret/, "secret"],
   [/^(unknown event types|events)/, "events"],
   [/^labels/, "labels"],
+  [/^type\b/, "type"],
 ];
+
+function uniqueId(prefix) {
+  return `${prefix}-${Math.random().toString(36).slice(2, 9)}`;
+}
+
+/** A connector's destination, whatever its type: its config's URL. */
+export function destination(connector) {
+  const key = Object.keys(connector).find((name) => name.endsWith("Config"));
+  return key ? connector[key].url || "" : "";
+}
 
 function headerRow(name, value, editable) {
   const nameInput = h("input", {class: "header-name", value: name, disabled: !editable,
@@ -29,6 +41,87 @@ function headerRow(name, value, editable) {
   return rowElement;
 }
 
+function secretField(value, editable, hint) {
+  const input = h("input", {name: "signatureSecret", type: "password", value,
+    disabled: !editable, autocomplete: "off", spellcheck: "false"});
+  const reveal = h("button", {type: "button", class: "small", "aria-pressed": "false",
+    disabled: !editable || value === MASK,
+    onclick: () => {
+      const hidden = input.type === "password";
+      input.type = hidden ? "text" : "password";
+      reveal.setAttribute("aria-pressed", String(hidden));
+      reveal.textContent = hidden ? "Hide" : "Reveal";
+    }}, "Reveal");
+  return {input, element: h("div", {class: "secret-row"},
+    field("Signature secret", input, hint), reveal)};
+}
+
+/** The HTTP push part: URL, headers as rows, the signature secret. */
+function httpSection(http, editable, creating) {
+  const url = h("input", {name: "url", type: "url", value: http.url, disabled: !editable,
+    placeholder: "https://example.com/hook", spellcheck: "false"});
+  const headers = h("div", {class: "headers", id: uniqueId("headers")},
+    Object.entries(http.headers || {}).map(([name, value]) => headerRow(name, value, editable)));
+  const secret = secretField(http.signatureSecret, editable,
+    "Signs each push (X-Dt-Signature); empty = unsigned.");
+  const element = h("div", null,
+    field("Endpoint URL", url, "Where each event is POSTed."),
+    h("fieldset", {class: "headers-box"}, h("legend", null, "Custom headers"), headers,
+      editable ? h("button", {type: "button", class: "small", onclick: () =>
+        headers.append(headerRow("", "", true))}, "Add header") : null,
+      h("p", {class: "field-error", id: `${headers.id}-error`, role: "alert", hidden: true})),
+    secret.element);
+  function value() {
+    const found = {};
+    for (const rowElement of headers.querySelectorAll(".header-row")) {
+      const name = rowElement.querySelector(".header-name").value.trim();
+      if (name) found[name] = rowElement.querySelector(".header-value").value;
+    }
+    const config = {url: url.value.trim(), headers: found};
+    if (creating || secret.input.value !== http.signatureSecret) {
+      config.signatureSecret = secret.input.value;
+    }
+    return config;
+  }
+  return {element, value, controls: {url, headers, secret: secret.input}};
+}
+
+/** A broker type's part, built from its JSON Schema in the server's catalog of types. */
+function schemaSection(entry, config, editable, creating) {
+  const controls = {};
+  const fields = [];
+  const properties = entry.configSchema.properties || {};
+  const required = new Set(entry.configSchema.required || []);
+  for (const [name, schema] of Object.entries(properties)) {
+    const current = config[name] ?? "";
+    if (name === "signatureSecret") {
+      const secret = secretField(current, editable, schema.description);
+      controls.secret = controls[name] = secret.input;
+      fields.push(secret.element);
+      continue;
+    }
+    const input = h("input", {name, value: String(current), disabled: !editable,
+      type: schema.type === "integer" ? "number" : "text", spellcheck: "false",
+      placeholder: String(entry.sampleConfig[name] ?? "")});
+    controls[name] = input;
+    fields.push(field(`${name}${required.has(name) ? "" : " (optional)"}`, input,
+      schema.description));
+  }
+  function value() {
+    const found = {};
+    for (const [name, input] of Object.entries(controls)) {
+      if (name === "secret") continue;
+      const schema = properties[name];
+      if (name === "signatureSecret" && !creating && input.value === config[name]) continue;
+      if (input.value === "" && !required.has(name) && schema.type === "integer") continue;
+      found[name] = schema.type === "integer" && input.value !== ""
+        ? Number(input.value) : input.value;
+    }
+    return found;
+  }
+  return {element: h("div", null, fields), value, controls};
+}
+
 function eventChoices(selected, editable) {
   const types = enumeration("DataConnector", "events");
   return types.map((type) => h("label", {class: "check"},
@@ -36,79 +129,97 @@ function eventChoices(selected, editable) {
       disabled: !editable}), type));
 }
 
-/** A connector form; `connector` is the current resource (or null to create one). */
-export function connectorForm({connector, editable, submitLabel, onSubmit}) {
-  const current = connector || {displayName: "", events: [], labels: [],
-    httpConfig: {url: "", signatureSecret: "", headers: {}}};
-  const http = current.httpConfig;
-  const controls = {
-    displayName: h("input", {name: "displayName", value: current.displayName, disabled: !editable}),
-    url: h("input", {name: "url", type: "url", value: http.url, disabled: !editable,
-      placeholder: "https://example.com/hook", spellcheck: "false"}),
+function emptyConnector(type, types) {
+  const entry = (types || []).find((candidate) => candidate.type === type);
+  const configKey = entry ? entry.configKey : "httpConfig";
+  const config = type === HTTP_PUSH ? {url: "", signatureSecret: "", headers: {}} : {};
+  return {displayName: "", type, events: [], labels: [], [configKey]: config};
+}
+
+/**
+ * A connector form; `connector` is the current resource (or null to create one), `types` the
+ * server's catalog of connector types (or null when it has none: HTTP push only).
+ */
+export function connectorForm({connector, editable, submitLabel, onSubmit, types}) {
+  const creating = !connector;
+  let current = connector || emptyConnector(HTTP_PUSH, types);
+  const common = {
+    displayName: h("input", {name: "displayName", value: current.displayName,
+      disabled: !editable}),
     labels: h("input", {name: "labels", value: current.labels.join(", "), disabled: !editable,
       spellcheck: "false"}),
-    secret: h("input", {name: "signatureSecret", type: "password", value: http.signatureSecret,
-      disabled: !editable, autocomplete: "off", spellcheck: "false"}),
-    events: h("fieldset", {class: "events", id: `events-${Math.random().toString(36).slice(2)}`},
+    events: h("fieldset", {class: "events", id: uniqueId("events")},
       h("legend", null, "Event types (none ticked = every type)"),
       eventChoices(current.events, editable)),
-    headers: h("div", {class: "headers", id: `headers-${Math.random().toString(36).slice(2)}`},
-      Object.entries(http.headers).map(([name, value]) => headerRow(name, value, editable))),
   };
-  const reveal = h("button", {type: "button", class: "small", "aria-pressed": "false",
-    disabled: !editable || http.signatureSecret === MASK,
-    onclick: () => {
-      const hidden = controls.secret.type === "password";
-      controls.secret.type = hidden ? "text" : "password";
-      reveal.setAttribute("aria-pressed", String(hidden));
-      reveal.textContent = hidden ? "Hide" : "Reveal";
-    }}, "Reveal");
+  const typeSelect = creating && types ? h("select", {name: "type", disabled: !editable},
+    types.map((entry) => h("option", {value: entry.type, selected: entry.type === HTTP_PUSH},
+      entry.displayName))) : null;
+  const configBox = h("div", {class: "config"});
+  let config;
+
+  function typeEntry() {
+    return (types || []).find((entry) => entry.type === (current.type || HTTP_PUSH));
+  }
+  function drawConfig() {
+    const type = current.type || HTTP_PUSH;
+    const entry = typeEntry();
+    const configKey = entry ? entry.configKey : "httpConfig";
+    config = type === HTTP_PUSH
+      ? httpSection(current.httpConfig, editable, creating)
+      : schemaSection(entry, current[configKey] || {}, editable, creating);
+    config.key = configKey;
+    show(configBox, config.element);
+  }
+  drawConfig();
+  if (typeSelect) {
+    typeSelect.addEventListener("change", () => {
+      current = emptyConnector(typeSelect.value, types);
+      drawConfig();
+    });
+  }
   const topError = h("p", {class: "error", role: "alert", hidden: true});
   const submit = h("button", {type: "submit", class: "primary", disabled: !editable}, submitLabel);
-  const eventsError = h("p", {class: "field-error", id: `${controls.events.id}-error`,
-    role: "alert", hidden: true});
-  const headersError = h("p", {class: "field-error", id: `${controls.headers.id}-error`,
-    role: "alert", hidden: true});
   const form = h("form", {class: "connector-form", novalidate: true},
     topError,
-    field("Display name", controls.displayName),
-    field("Endpoint URL", controls.url, "Where each event is POSTed."),
-    controls.events, eventsError,
-    field("Label keys", controls.labels, "Device labels copied into each push, comma-separated."),
-    h("fieldset", {class: "headers-box"}, h("legend", null, "Custom headers"), controls.headers,
-      editable ? h("button", {type: "button", class: "small", onclick: () =>
-        controls.headers.append(headerRow("", "", true))}, "Add header") : null,
-      headersError),
-    h("div", {class: "secret-row"}, field("Signature secret", controls.secret,
-      "Signs each push (X-Dt-Signature); empty = unsigned."), reveal),
+    field("Display name", common.displayName),
+    typeSelect ? field("Connector type", typeSelect) : (current.type && current.type !== HTTP_PUSH
+      ? h("p", null, h("strong", null, "Type: "), current.type) : null),
+    configBox,
+    common.events,
+    h("p", {class: "field-error", id: `${common.events.id}-error`, role: "alert", hidden: true}),
+    field("Label keys", common.labels, "Device labels copied into each push, comma-separated."),
     h("div", {class: "actions"}, submit));
 
   function values() {
-    const headers = {};
-    for (const rowElement of controls.headers.querySelectorAll(".header-row")) {
-      const name = rowElement.querySelector(".header-name").value.trim();
-      if (name) headers[name] = rowElement.querySelector(".header-value").value;
-    }
-    const httpConfig = {url: controls.url.value.trim(), headers};
-    if (controls.secret.value !== http.signatureSecret || !connector) {
-      httpConfig.signatureSecret = controls.secret.value;
-    }
-    return {
-      displayName: controls.displayName.value,
+    const found = {
+      displayName: common.displayName.value,
       events: [...form.querySelectorAll("input[name=events]:checked")].map((box) => box.value),
-      labels: controls.labels.value.split(",").map((key) => key.trim()).filter(Boolean),
-      httpConfig,
+      labels: common.labels.value.split(",").map((key) => key.trim()).filter(Boolean),
+      [config.key]: config.value(),
     };
+    if (creating && typeSelect) found.type = typeSelect.value;
+    return found;
+  }
+
+  function controlOf(message) {
+    const configField = message.match(/^\w+Config\.(\w+)/);
+    if (configField && config.controls[configField[1]]) return config.controls[configField[1]];
+    const found = FIELD_OF_MESSAGE.find(([pattern]) => pattern.test(message));
+    if (!found) return null;
+    return found[1] === "type" ? typeSelect : common[found[1]] || config.controls[found[1]];
   }
 
   function showError(message) {
-    for (const control of Object.values(controls)) fieldError(control, "");
+    for (const control of [...Object.values(common), ...Object.values(config.controls)]) {
+      fieldError(control, "");
+    }
     topError.hidden = true;
     if (!message) return;
-    const found = FIELD_OF_MESSAGE.find(([pattern]) => pattern.test(message));
-    if (found) {
-      fieldError(controls[found[1]], message);
-      controls[found[1]].focus?.();
+    const control = controlOf(message);
+    if (control) {
+      fieldError(control, message);
+      control.focus();
     } else {
       show(topError, message);
       topError.hidden = false;
