@@ -10,6 +10,27 @@ import {connectorForm} from "./form.js";
 
 const ONE = "/v2/projects/{}/dataconnectors/{}";
 const TYPES = "/v2/dataconnectortypes";
+const MASK = "********";
+// A Standard Webhooks secret the server showed once, kept to show on the next page drawn.
+let shownOnce = "";
+
+function webhooksOffered() {
+  return offers("POST", `${ONE}:rotateSecret`);
+}
+
+function rememberSecret(answer) {
+  const secret = ((answer.httpConfig || {}).standardWebhooks || {}).secret;
+  if (secret && secret !== MASK) shownOnce = secret;
+}
+
+function secretNotice() {
+  if (!shownOnce) return null;
+  const notice = h("div", {class: "notice", role: "status"},
+    h("p", null, "The Standard Webhooks secret, shown this once: copy it to the receiver now."),
+    h("code", {class: "secret"}, shownOnce));
+  shownOnce = "";
+  return notice;
+}
 
 /** The server's catalog of connector types, or null when it offers HTTP push only. */
 async function connectorTypes() {
@@ -20,9 +41,10 @@ async function connectorTypes() {
 export async function renderCreate(view, projectId) {
   const form = connectorForm({
     connector: null, editable: canEdit(projectId), submitLabel: "Create connector",
-    types: await connectorTypes().catch(() => null),
+    types: await connectorTypes().catch(() => null), webhooks: webhooksOffered(),
     onSubmit: async (values) => {
       const created = await api("POST", `/v2/projects/${projectId}/dataconnectors`, values);
+      rememberSecret(created);
       location.hash = `#/projects/${projectId}/dataconnectors/${created.name.split("/").pop()}`;
     },
   });
@@ -95,7 +117,30 @@ function actions(path, connector, editable, reload) {
   const remove = h("button", {type: "button", class: "danger", disabled: !editable,
     onclick: () => dialog.showModal()}, "Delete…");
   return h("div", null, h("div", {class: "actions"}, toggle, sync, test, remove), outcome,
-    testOut, dialog);
+    testOut, dialog, rotateForm(path, connector, editable, reload));
+}
+
+function rotateForm(path, connector, editable, reload) {
+  if (!webhooksOffered() || !(connector.httpConfig || {}).standardWebhooks) return null;
+  const overlap = h("select", {disabled: !editable},
+    [["0s", "none"], ["3600s", "1 hour"], ["86400s", "1 day"], ["604800s", "7 days"]]
+      .map(([value, text]) => h("option", {value, selected: value === "86400s"}, text)));
+  const outcome = h("p", {role: "status", hidden: true});
+  const form = h("form", {class: "inline-form", novalidate: true},
+    field("Old secret keeps signing for", overlap),
+    h("button", {type: "submit", disabled: !editable}, "Rotate Standard Webhooks secret"),
+    outcome);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const answer = await api("POST", `${path}:rotateSecret`, {overlap: overlap.value});
+      shownOnce = answer.standardWebhooks.secret;
+      await reload("Rotated.");
+    } catch (error) {
+      resultLine(outcome, error.message, true);
+    }
+  });
+  return form;
 }
 
 function replayForm(path, editable) {
@@ -143,8 +188,9 @@ export async function renderConnector(view, projectId, connectorId) {
     const connector = await api("GET", path);
     const {found, stats} = await activity(projectId, connector.name);
     const form = connectorForm({connector, editable, submitLabel: "Save changes", types,
+      webhooks: webhooksOffered(),
       onSubmit: async (values) => {
-        await api("PATCH", path, values);
+        rememberSecret(await api("PATCH", path, values));
         await draw("Saved.");
       }});
     const summary = found ? h("p", {class: "summary"},
@@ -157,6 +203,7 @@ export async function renderConnector(view, projectId, connectorId) {
       h("div", {class: "heading"}, h("h1", null, connector.displayName || connectorId),
         statusBadge(connector, found)),
       message ? h("p", {class: "ok", role: "status"}, message) : null,
+      secretNotice(),
       editable ? null : h("p", {class: "notice"},
         "Read-only: your role in this project (roles/project.user) cannot change connectors."),
       summary,

@@ -13,6 +13,7 @@ const FIELD_OF_MESSAGE = [
   [/^httpConfig\.url/, "url"],
   [/^httpConfig\.headers/, "headers"],
   [/^(httpConfig|\w+Config)\.signatureSecret/, "secret"],
+  [/^httpConfig\.standardWebhooks/, "standardWebhooks"],
   [/^(unknown event types|events)/, "events"],
   [/^labels/, "labels"],
   [/^type\b/, "type"],
@@ -56,21 +57,41 @@ function secretField(value, editable, hint) {
     field("Signature secret", input, hint), reveal)};
 }
 
+/** Standard Webhooks signing, on or off; a secret the server generates is shown once. */
+function webhooksField(http, editable) {
+  const current = http.standardWebhooks || null;
+  const box = h("input", {type: "checkbox", checked: Boolean(current), disabled: !editable});
+  const until = current && current.previousSecretExpireTime;
+  const element = h("fieldset", {class: "webhooks"}, h("legend", null, "Standard Webhooks"),
+    h("label", {class: "check"}, box,
+      "Also sign with Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature)"),
+    h("p", {class: "hint"}, current
+      ? "A secret is set; it was shown once, when it was made. Rotate it under Actions."
+      : "The gateway makes the secret and shows it once, after saving."),
+    until ? h("p", {class: "hint"}, `The previous secret also signs until ${until}.`) : null);
+  function value() {
+    if (box.checked === Boolean(current)) return undefined;
+    return box.checked ? {secret: "generate"} : null;
+  }
+  return {element, value, control: box};
+}
+
 /** The HTTP push part: URL, headers as rows, the signature secret. */
-function httpSection(http, editable, creating) {
+function httpSection(http, editable, creating, webhooks) {
   const url = h("input", {name: "url", type: "url", value: http.url, disabled: !editable,
     placeholder: "https://example.com/hook", spellcheck: "false"});
   const headers = h("div", {class: "headers", id: uniqueId("headers")},
     Object.entries(http.headers || {}).map(([name, value]) => headerRow(name, value, editable)));
   const secret = secretField(http.signatureSecret, editable,
     "Signs each push (X-Dt-Signature); empty = unsigned.");
+  const standard = webhooks ? webhooksField(http, editable) : null;
   const element = h("div", null,
     field("Endpoint URL", url, "Where each event is POSTed."),
     h("fieldset", {class: "headers-box"}, h("legend", null, "Custom headers"), headers,
       editable ? h("button", {type: "button", class: "small", onclick: () =>
         headers.append(headerRow("", "", true))}, "Add header") : null,
       h("p", {class: "field-error", id: `${headers.id}-error`, role: "alert", hidden: true})),
-    secret.element);
+    secret.element, standard ? standard.element : null);
   function value() {
     const found = {};
     for (const rowElement of headers.querySelectorAll(".header-row")) {
@@ -81,9 +102,13 @@ function httpSection(http, editable, creating) {
     if (creating || secret.input.value !== http.signatureSecret) {
       config.signatureSecret = secret.input.value;
     }
+    const standardValue = standard ? standard.value() : undefined;
+    if (standardValue !== undefined) config.standardWebhooks = standardValue;
     return config;
   }
-  return {element, value, controls: {url, headers, secret: secret.input}};
+  const controls = {url, headers, secret: secret.input};
+  if (standard) controls.standardWebhooks = standard.control;
+  return {element, value, controls};
 }
 
 /** A broker type's part, built from its JSON Schema in the server's catalog of types. */
@@ -138,9 +163,10 @@ function emptyConnector(type, types) {
 
 /**
  * A connector form; `connector` is the current resource (or null to create one), `types` the
- * server's catalog of connector types (or null when it has none: HTTP push only).
+ * server's catalog of connector types (or null when it has none: HTTP push only), `webhooks`
+ * whether the server signs with Standard Webhooks.
  */
-export function connectorForm({connector, editable, submitLabel, onSubmit, types}) {
+export function connectorForm({connector, editable, submitLabel, onSubmit, types, webhooks}) {
   const creating = !connector;
   let current = connector || emptyConnector(HTTP_PUSH, types);
   const common = {
@@ -166,7 +192,7 @@ export function connectorForm({connector, editable, submitLabel, onSubmit, types
     const entry = typeEntry();
     const configKey = entry ? entry.configKey : "httpConfig";
     config = type === HTTP_PUSH
-      ? httpSection(current.httpConfig, editable, creating)
+      ? httpSection(current.httpConfig, editable, creating, webhooks)
       : schemaSection(entry, current[configKey] || {}, editable, creating);
     config.key = configKey;
     show(configBox, config.element);

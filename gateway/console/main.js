@@ -44,6 +44,15 @@ function showNav(projectId) {
     found ? h("span", {class: "role"}, found.displayName, " · ", found.role.split(".").pop()) : null);
 }
 
+// A new page: its title names it, and reading starts at its top.
+function announce() {
+  const heading = view.querySelector("h1");
+  document.title = `${heading ? heading.textContent : "Console"} — data connector gateway`;
+  if (document.activeElement === document.body || !view.contains(document.activeElement)) {
+    view.focus({preventScroll: true});
+  }
+}
+
 async function route() {
   stopView();
   stopView = () => {};
@@ -55,11 +64,13 @@ async function route() {
       const [projectId, ...rest] = match.slice(1).map(decodeURIComponent);
       showNav(projectId);
       stopView = (await render(view, projectId, ...rest)) || (() => {});
+      announce();
       return;
     }
   }
   showNav(null);
   await renderProjects(view);
+  announce();
 }
 
 // While the sign-in form is up, the page behind it keeps what was typed but takes no input.

@@ -26,7 +26,8 @@ pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
-WAIT_MS = 10_000  # the longest a page may take to show what the server holds
+WAIT_MS = 10_000  # the longest a page may take to show what the server holds (logs: 5 s)
+expect.set_options(timeout=WAIT_MS)
 
 
 @dataclass
