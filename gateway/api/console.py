@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -121,7 +122,9 @@ def _check_csrf(request: web.Request, session: store.Session) -> None:
 def _check_same_origin(request: web.Request) -> None:
     """Refuse a sign-in posted by another site's page (login CSRF)."""
     origin = request.headers.get("Origin")
-    if origin is not None and origin != f"{request.scheme}://{request.host}":
+    public_url = urlsplit(services(request).settings.public_url or "")
+    allowed = {f"{request.scheme}://{request.host}", f"{public_url.scheme}://{public_url.netloc}"}
+    if origin is not None and origin not in allowed:
         raise Forbidden("sign-in is accepted only from the console's own pages")
     if request.content_type != "application/json":
         raise BadRequest("sign-in takes a JSON body {\"keyId\", \"secret\"}")
