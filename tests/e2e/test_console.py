@@ -20,7 +20,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from gateway.api import auth
 from gateway.api.console import console_url
-from tests.conftest import Account, Gateway
+from tests.harness import Account, Gateway
 
 pytestmark = pytest.mark.slow
 

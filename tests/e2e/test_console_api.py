@@ -17,7 +17,7 @@ from gateway.api.console import CONTENT_SECURITY_POLICY, COOKIE, CSRF_HEADER, st
 from gateway.app import create_app
 from gateway.clock import ManualClock
 from gateway.config import Settings
-from tests.conftest import Account, Gateway, configured
+from tests.harness import Account, Gateway, configured
 from tests.integration.helpers import assert_error, snapshot
 from tests.receiver import Answer, Receiver
 
