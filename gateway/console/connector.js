@@ -3,7 +3,7 @@
 
 import {api, canEdit, offers} from "./api.js";
 import {activityChart} from "./chart.js";
-import {statusBadge} from "./connectors.js";
+import {p99, statusBadge} from "./connectors.js";
 import {deliveryLog} from "./deliveries.js";
 import {field, fromLocalInput, h, localInput, show, when} from "./dom.js";
 import {connectorForm} from "./form.js";
@@ -195,7 +195,7 @@ export async function renderConnector(view, projectId, connectorId) {
       }});
     const summary = found ? h("p", {class: "summary"},
       `Last 3 hours: ${found.successCount} successes, ${found.errorCount} errors, `
-      + `p99 ${found.latency99p}. Last success: ${when(found.lastSuccessTime)}. `,
+      + `p99 ${p99(found)}. Last success: ${when(found.lastSuccessTime)}. `,
       activityChart(found, stats.startTime, stats.endTime)) : null;
     const log = deliveryLog(path, connector, editable);
     stopLog = log.stop;

@@ -17,6 +17,11 @@ export function statusBadge(connector, stats) {
   return badge(connector.status);
 }
 
+/** The p99 latency, or "—" when nothing was pushed (0 would read as instant). */
+export function p99(stats) {
+  return stats.successCount + stats.errorCount ? stats.latency99p : "—";
+}
+
 function row(projectId, connector, stats, window) {
   const id = lastPart(connector.name);
   const empty = {successCount: 0, errorCount: 0, latency99p: "0s", minutes: []};
@@ -28,7 +33,7 @@ function row(projectId, connector, stats, window) {
     h("td", null, statusBadge(connector, stats)),
     h("td", {class: "number", "data-label": "Successes"}, String(found.successCount)),
     h("td", {class: "number", "data-label": "Errors"}, String(found.errorCount)),
-    h("td", {class: "number", "data-label": "p99"}, found.latency99p),
+    h("td", {class: "number", "data-label": "p99"}, p99(found)),
     h("td", null, activityChart(found, window.startTime, window.endTime)));
 }
 
