@@ -32,6 +32,7 @@ from gateway.api.common import (
     read_json,
     services,
 )
+from gateway.api.ratelimit import AUTH_FAILURES
 from gateway.errors import BadRequest, Forbidden, Unauthorized
 from gateway.ingest.eventdata import format_timestamp
 from gateway.store import Executor, accounts
@@ -172,7 +173,9 @@ async def sign_in(request: web.Request) -> web.Response:
     svc = services(request)
     now = svc.now()
     basic = base64.b64encode(f"{key_id}:{secret}".encode()).decode()
-    principal = await auth.authenticate(svc.db, f"Basic {basic}", now)
+    # The same check and the same limit on failures as a request with these Basic credentials.
+    with request.app[AUTH_FAILURES].watch(key_id, now.timestamp()):
+        principal = await auth.authenticate(svc.db, f"Basic {basic}", now)
     lifetime = timedelta(seconds=svc.settings.console_session_lifetime)
     token = secrets.token_urlsafe(32)
     session = store.Session(principal.key_id, secrets.token_urlsafe(32), now + lifetime)

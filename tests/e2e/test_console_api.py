@@ -94,6 +94,30 @@ async def test_the_cookie_is_secure_behind_an_https_public_url(
         await client.close()
 
 
+async def test_failed_sign_ins_count_toward_the_keys_limit(
+    settings: Settings, clock: ManualClock
+) -> None:
+    limited = configured(settings, auth_failure_limit=3)
+    client = TestClient(TestServer(create_app(limited, clock=clock)))
+    await client.start_server()
+    try:
+        gateway = Gateway(client, limited, clock, None)  # type: ignore[arg-type]
+        owner = await gateway.project(auth.DEVELOPER)
+        wrong = {"keyId": owner.key_id, "secret": "not-the-secret"}
+        for _ in range(3):
+            assert_error(await call(gateway, "POST", "/console/session", {}, 401, json=wrong), 401)
+        right = {"keyId": owner.key_id, "secret": owner.secret}
+        async with client.post("/console/session", json=right) as response:
+            assert response.status == 429
+            assert int(response.headers["Retry-After"]) >= 1
+            assert "Set-Cookie" not in response.headers
+        # Basic auth with the same key is held back too: one limit per key.
+        path = f"/v2/projects/{owner.project_id}/dataconnectors"
+        await call(gateway, "GET", path, owner.headers, 429)
+    finally:
+        await client.close()
+
+
 async def test_bad_sign_ins_are_refused_and_open_no_session(gateway: Gateway) -> None:
     owner = await gateway.project(auth.DEVELOPER)
     before = await snapshot(gateway.db)
