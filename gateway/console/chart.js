@@ -2,8 +2,8 @@
 
 import {svg} from "./dom.js";
 
-const WIDTH = 180;
-const HEIGHT = 36;
+const WIDTH = 360; // two pixels per minute of the 3 hours
+const HEIGHT = 40;
 
 /** Bars per minute from `start` to `end`: successes from the bottom, errors stacked above. */
 export function activityChart(stats, start, end) {
@@ -21,7 +21,7 @@ export function activityChart(stats, start, end) {
     const x = ((minute - first) * step).toFixed(2);
     const okHeight = (entry.successes / highest) * HEIGHT;
     const errorHeight = (entry.errors / highest) * HEIGHT;
-    const width = Math.max(1, step).toFixed(2);
+    const width = Math.max(2, step).toFixed(2);
     if (okHeight) {
       bars.push(svg("rect", {class: "bar-ok", x, width, y: HEIGHT - okHeight, height: okHeight}));
     }

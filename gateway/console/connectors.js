@@ -55,7 +55,8 @@ export async function renderConnectors(view, projectId) {
         ? h("a", {class: "button primary", href: `#/projects/${projectId}/dataconnectors/new`},
           "Create connector")
         : null),
-    h("p", {class: "muted"}, "Successes, errors and p99 latency over the last 3 hours."),
+    h("p", {class: "muted"}, "Successes, errors and p99 latency over the last 3 hours; "
+      + "the chart shows successes (green, from the bottom) and errors (red, above) per minute."),
     table, status);
 
   async function refresh() {
