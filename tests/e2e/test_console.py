@@ -174,6 +174,7 @@ async def test_a_developer_creates_a_connector_sees_it_fail_disables_it_and_sign
     await page.get_by_role("button", name="Enable").click()
     await expect(page.locator(".heading .badge")).to_have_text(re.compile("ACTIVE"))
     assert await connector_status(gateway, owner, name) == "ACTIVE"
+    await screenshot(page, "connector")
 
     # Devices: labels edited in place; live events shows what was published.
     await page.get_by_role("link", name="Devices").click()
@@ -257,7 +258,7 @@ async def test_the_log_shows_each_attempt_and_a_replay_brings_the_events_back(
     await page.get_by_label("Status").select_option("")
     await page.get_by_role("button", name="Apply filters").click()
     await expect(log.filter(has_text=second["eventId"]).first).to_contain_text("DELIVERED")
-    await screenshot(page, "connector")
+    await screenshot(page, "connector-log")
     assert_no_script_errors(page)
 
 
