@@ -40,11 +40,17 @@ def serve(settings: Settings) -> None:
     from gateway.app import create_app, server_options
 
     before, after = raise_open_files_limit()
-    structlog.get_logger(__name__).info("open_files_limit", soft_before=before, soft=after)
+
+    async def report_open_files_limit(_app: web.Application) -> None:
+        # Once started, so that a start-up failure stays the first line of the output.
+        structlog.get_logger(__name__).info("open_files_limit", soft_before=before, soft=after)
+
     use_uvloop()
     with database(settings) as ready:
+        app = create_app(ready)
+        app.on_startup.append(report_open_files_limit)
         web.run_app(
-            create_app(ready),
+            app,
             host=ready.host,
             port=ready.port,
             shutdown_timeout=ready.shutdown_timeout,
