@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway.api import (
+    console,
     dataconnectors,
     deliveries,
     devices,
@@ -66,7 +67,7 @@ def create_app(
     if not settings.database_url:
         raise ValueError("create_app needs settings.database_url")
     app = web.Application(
-        middlewares=[_metrics_middleware, error_middleware],
+        middlewares=[_metrics_middleware, error_middleware, console.session_middleware],
         client_max_size=settings.max_body,
     )
     app[TASKS] = {}
@@ -77,7 +78,7 @@ def create_app(
     app[INGEST_GATE] = IngestGate(settings.ingest_concurrency)
     for module in (dataconnectors, deliveries, devices, events, oauth, health, openapi):
         app.add_routes(module.routes)
-    for module in (stream, projects, serviceaccounts, members, roles):
+    for module in (stream, projects, serviceaccounts, members, roles, console):
         app.add_routes(module.routes)
     app[health.READINESS] = lambda: _readiness(app)
     app.cleanup_ctx.extend([_database, _http_client, _delivery])

@@ -153,6 +153,9 @@ class Settings:
         " answer (idle connections close then too), and its body within this time after them",
     )
     max_body: int = _setting(1048576, _positive(int), "largest request body accepted, in bytes")
+    console_session_lifetime: float = _setting(
+        28800.0, _positive(float), "how long a web console sign-in lasts"
+    )
     pool_size: int = _setting(10, _positive(int), "PostgreSQL connections per process")
     stream_buffer: int = _setting(
         1048576, _positive(int), "bytes held for a slow event stream reader before it is cut off"
