@@ -142,6 +142,12 @@ def _principal(key_id: str, rows: list[asyncpg.Record]) -> Principal:
     )
 
 
+async def principal_of_key(db: Executor, key_id: str) -> Principal | None:
+    """The key's principal with its roles as of now, or None when the key no longer exists."""
+    rows = await accounts.grants_of_key(db, key_id)
+    return _principal(key_id, rows) if rows else None
+
+
 async def authenticate(db: asyncpg.Pool, authorization: str | None, now: datetime) -> Principal:
     """The principal behind an `Authorization` header (Basic or Bearer), or Unauthorized."""
     scheme, _, value = (authorization or "").partition(" ")

@@ -35,7 +35,7 @@ from gateway.api.common import (
 from gateway.api.ratelimit import AUTH_FAILURES
 from gateway.errors import BadRequest, Forbidden, Unauthorized
 from gateway.ingest.eventdata import format_timestamp
-from gateway.store import Executor, accounts
+from gateway.store import Executor
 from gateway.store import console as store
 
 CONSOLE_PATH = "/console/"
@@ -210,12 +210,11 @@ async def _principal_of(
 ) -> auth.Principal:
     """The session's account with its roles as of now."""
     db = services(request).db
-    rows = await accounts.roles_by_key(db, session.key_id)
-    if not rows:  # the key was deleted: so is every session it opened
+    principal = await auth.principal_of_key(db, session.key_id)
+    if principal is None:  # the key was deleted: so is every session it opened
         await store.delete_session(db, digest)
         raise Unauthorized("the service account of this console session no longer exists")
-    roles = {row["project_id"]: row["role"] for row in rows if row["project_id"] is not None}
-    return auth.Principal(key_id=session.key_id, roles=roles)
+    return principal
 
 
 async def session_principal(request: web.Request) -> auth.Principal:
