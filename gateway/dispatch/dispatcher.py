@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -25,7 +26,7 @@ from gateway.dispatch.lanes import Lane, Lanes
 from gateway.dispatch.pusher import Pusher
 from gateway.dispatch.recorder import Recorder, database_writer
 from gateway.dispatch.registry import ConnectorRegistry
-from gateway.dispatch.retry import retry_delay
+from gateway.dispatch.retry import RetryPolicy
 from gateway.errors import DATABASE_UNAVAILABLE
 from gateway.metrics import Metrics
 from gateway.store import deliveries
@@ -56,7 +57,7 @@ class Dispatcher:
         self._clock = clock
         self._pusher = Pusher(session, metrics, clock, not settings.allow_insecure_targets)
         write = database_writer(
-            db, clock, retry_delay(settings), settings.auto_disable_after, sinks
+            db, clock, RetryPolicy.from_settings(settings), settings.auto_disable_after, sinks
         )
         self._recorder = Recorder(write, self._written)
         self._lanes = Lanes(settings.connector_concurrency)
@@ -69,6 +70,8 @@ class Dispatcher:
         self._work = asyncio.Event()
         self._capacity = asyncio.Event()
         self._stopping = False
+        self._loop_ended = asyncio.Event()  # no claim in progress
+        self._loop_ended.set()
         self.running = False
 
     def wake(self) -> None:
@@ -87,6 +90,7 @@ class Dispatcher:
 
     async def _loop(self, *, drain: bool) -> int:
         self.running = not drain
+        self._loop_ended.clear()
         self._recorder.start()
         claimed_total = 0
         try:
@@ -96,12 +100,15 @@ class Dispatcher:
                 if claimed:
                     continue
                 if drain:
-                    if not await self._settle():
+                    claimed = await self._settle()
+                    claimed_total += claimed
+                    if not claimed:
                         break
                 else:
                     await self._wait_for_work()
         finally:
             self.running = False
+            self._loop_ended.set()
             if drain:
                 await self._recorder.close(self._settings.shutdown_timeout)
         return claimed_total
@@ -112,6 +119,9 @@ class Dispatcher:
         self._stopping = True
         self._work.set()
         self._capacity.set()
+        # A claim in progress must finish first: its rows are handed back below.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._loop_ended.wait(), timeout)
         if self._tasks:
             _, unfinished = await asyncio.wait(set(self._tasks), timeout=timeout)
             for task in unfinished:
@@ -127,12 +137,12 @@ class Dispatcher:
             self._unrecorded.clear()
         log.info("dispatcher_stopped", leases_released=len(released))
 
-    async def _settle(self) -> bool:
-        """Drain mode, nothing claimed: finish pushes and write outcomes; False when idle."""
+    async def _settle(self) -> int:
+        """Drain mode, nothing claimed: finish pushes, write outcomes, claim again."""
         if self._tasks:
             await asyncio.gather(*set(self._tasks))
         await self._recorder.flush()
-        return bool(await self._claim_logged())
+        return await self._claim_logged()
 
     # -- claiming --------------------------------------------------------------------------
 
@@ -161,25 +171,26 @@ class Dispatcher:
         self._work.clear()
         now = self._clock()
         lease_until = now + timedelta(seconds=self._settings.lease)
+        closed = self._lanes.closed_to_claims()
+        per_connector = self._lanes.connector_claim_limit
         rows = await deliveries.claim(
-            self._db, now, limit, lease_until, self._lanes.closed_to_claims(),
-            self._lanes.connector_claim_limit, self._claim_after,
+            self._db, now, limit, lease_until, closed, per_connector, self._claim_after
         )
-        self._advance_cursor(rows, limit)
+        if not rows and self._claim_after != START:
+            # The walk reached the end: the beginning may have due work.
+            rows = await deliveries.claim(
+                self._db, now, limit, lease_until, closed, per_connector, START
+            )
+        # The next claim goes on after the last connector served; a short claim means the walk
+        # reached the end, so the next one starts from the beginning again.
+        if len(rows) < limit:
+            self._claim_after = START
+        else:
+            self._claim_after = max((row["project_id"], row["connector_id"]) for row in rows)
         for row in rows:
             self._unrecorded.add(row["id"])
             self._start_delivery(row, now)
         return len(rows)
-
-    def _advance_cursor(self, rows: list[asyncpg.Record], limit: int) -> None:
-        # The next claim goes on after the last connector served; a short claim means the walk
-        # reached the end, so the next one starts from the beginning again.
-        if len(rows) < limit and self._claim_after != START:
-            self._claim_after = START
-            if not rows:
-                self._work.set()  # the beginning may have due work: look there at once
-        elif rows:
-            self._claim_after = max((row["project_id"], row["connector_id"]) for row in rows)
 
     async def _wait_for_work(self) -> None:
         waiters = [
@@ -195,7 +206,7 @@ class Dispatcher:
                 waiter.cancel()
 
     def _start_delivery(self, row: asyncpg.Record, claimed_at: datetime) -> None:
-        lane = self._lanes.enter(row["connector_id"])
+        lane = self._lanes.enter(row["connector_id"], probing=row["probing"])
         self._unfinished += 1
         task = asyncio.create_task(self._deliver(row, lane, claimed_at))
         self._tasks.add(task)
@@ -236,16 +247,15 @@ class Dispatcher:
         try:
             if self._stopping:
                 return  # not started: handed back by stop()
-            if lane.failed:
+            if lane.halted:
                 self._recorder.add_deferred((row["project_id"], row["connector_id"]), row["id"])
                 return
             async with self._push_slots:
                 attempt = await self._pusher.push(row, connector)
             if attempt.ok:
-                lane.window.succeeded()
+                lane.succeeded()
             else:
-                lane.failed = True
-                lane.window.failed()
+                lane.failed()
             self._recorder.add_attempt(attempt)
         finally:
             await lane.window.release()

@@ -1,5 +1,9 @@
 """Lanes: each connector's claimed deliveries in this process, behind its window.
 
+A failed push does not hold the lane up: the delivery waits for its own retry and the others
+go on. Once `PROBE_AFTER` pushes have failed in a row (or a probe failed), the lane halts: the
+deliveries it still holds are not pushed but deferred to the connector's next probe.
+
 A lane holds at most `claim_limit` deliveries (a few rounds of what its window lets through),
 so a claim never takes more of one connector than it can push soon; a connector whose lane is
 full or failing is left out of the next claim, so one slow or dead endpoint never fills the
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gateway.dispatch.retry import PROBE_AFTER
 from gateway.dispatch.window import Window
 
 ROUNDS_CLAIMED = 4  # a lane holds this many windows' worth of deliveries
@@ -20,8 +25,21 @@ class Lane:
     """A connector's claimed deliveries in this process."""
 
     window: Window
+    probing: bool = False  # the connector is in probing: one push, then halt or go on
     claimed: int = 0  # claimed, push not yet finished
-    failed: bool = False  # a push failed: the rest wait for the connector's retry
+    failures_in_a_row: int = 0
+    halted: bool = False  # in probing now: the rest wait for the connector's next probe
+
+    def succeeded(self) -> None:
+        self.failures_in_a_row = 0
+        self.probing = False
+        self.window.succeeded()
+
+    def failed(self) -> None:
+        self.failures_in_a_row += 1
+        self.window.failed()
+        if self.probing or self.failures_in_a_row >= PROBE_AFTER:
+            self.halted = True
 
     @property
     def claim_limit(self) -> int:
@@ -48,8 +66,8 @@ class Lanes:
         """The most deliveries one claim takes of one connector: a lane with a full window."""
         return ROUNDS_CLAIMED * self.window_max_size
 
-    def enter(self, connector_id: str) -> Lane:
-        """The connector's lane, holding one more claimed delivery."""
+    def enter(self, connector_id: str, probing: bool = False) -> Lane:
+        """The connector's lane, holding one more claimed delivery (a probe when `probing`)."""
         lane = self._lanes.get(connector_id)
         if lane is None:
             window = self._windows.get(connector_id)
@@ -57,6 +75,7 @@ class Lanes:
                 window = self._windows[connector_id] = Window(self.window_max_size)
             lane = self._lanes[connector_id] = Lane(window)
         lane.claimed += 1
+        lane.probing = lane.probing or probing
         return lane
 
     def leave(self, connector_id: str, lane: Lane) -> bool:
@@ -67,5 +86,5 @@ class Lanes:
         return lane.claimed == lane.claim_limit - 1
 
     def closed_to_claims(self) -> list[str]:
-        """Connectors the next claim passes over: lanes that are full or failing."""
-        return [cid for cid, lane in self._lanes.items() if lane.full or lane.failed]
+        """Connectors the next claim passes over: lanes that are full or halted."""
+        return [cid for cid, lane in self._lanes.items() if lane.full or lane.halted]

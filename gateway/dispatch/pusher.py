@@ -51,7 +51,7 @@ class Pusher:
 
     def _attempt(self, row: asyncpg.Record, result: PushResult) -> Attempt:
         now = self._clock()
-        self._outcomes[push_outcome(result.status, result.timed_out)].inc()
+        self._outcomes[push_outcome(result.status, result.timed_out, result.error)].inc()
         self._metrics.push_duration.observe(result.elapsed)
         if result.ok:
             lag = (now - row["stored_at"]).total_seconds()
