@@ -49,7 +49,7 @@ class Tally:
         return {
             "received": self.received,
             "distinct": self.distinct,
-            "duplicates": self.received - self.distinct,
+            "duplicates": self.received - self.failed - self.distinct,
             "first": self.first,
             "last": self.last,
             "verified": self.verified,
