@@ -115,7 +115,9 @@ class Settings:
     )
     claim_batch: int = _setting(256, _positive(int), "deliveries claimed per statement")
     lease: float = _setting(
-        60.0, _positive(float), "how long a claimed delivery is held before others may retry it"
+        60.0,
+        _positive(float),
+        "how long a claimed delivery is held before others may retry it (≥ 3 push timeouts)",
     )
     poll_interval: float = _setting(
         1.0, _positive(float), "how often the dispatcher looks for due retries"
