@@ -26,6 +26,7 @@ import orjson
 from aiohttp import web
 
 HANG_SECONDS = 900.0  # longer than any push timeout and any benchmark run
+FLAKY_EVERY = 200  # paths under /flaky/ answer 500 to one push in this many
 SIGNATURE_HEADER = "X-Dt-Signature"
 
 
@@ -39,18 +40,21 @@ class Tally:
     last: float = 0.0
     verified: int = 0
     bad_signatures: int = 0
-    latencies: list[float] = field(default_factory=list)
+    failed: int = 0  # answered 500 on purpose (counted in `received`, not in `distinct`)
+    latencies: list[float] = field(default_factory=list)  # of pushes that succeeded first time
     seen: dict[tuple[str, str], int] = field(default_factory=dict)
+    failed_keys: set[tuple[str, str]] = field(default_factory=set)
 
     def summary(self) -> dict[str, Any]:
         return {
             "received": self.received,
             "distinct": self.distinct,
-            "duplicates": self.received - self.distinct,
+            "duplicates": self.received - self.failed - self.distinct,
             "first": self.first,
             "last": self.last,
             "verified": self.verified,
             "badSignatures": self.bad_signatures,
+            "failed": self.failed,
             "paths": len({path for path, _ in self.seen}),
         }
 
@@ -85,9 +89,12 @@ class Counter:
         self._secret = secret
         self._verify_every = verify_every
         self._arrivals = 0
+        self._flaky_arrivals = 0
         self.groups: dict[str, Tally] = {}
 
-    def count(self, path: str, body: bytes, token: str | None) -> Tally:
+    def count(self, path: str, body: bytes, token: str | None, fail: bool = False) -> Tally:
+        """Count one push; a push answered 500 (`fail`) is not a delivery, and its retry's
+        latency is not one of a first-time success."""
         now = time.time()
         group = path.split("/", 2)[1] if path.count("/") >= 1 else ""
         tally = self.groups.get(group)
@@ -97,12 +104,18 @@ class Counter:
         tally.last = now
         event = orjson.loads(body).get("event", {})
         key = (path, str(event.get("eventId")))
+        if fail:
+            tally.failed += 1
+            tally.failed_keys.add(key)
+            return tally
         seen = tally.seen.get(key, 0)
         tally.seen[key] = seen + 1
         if not seen:
             tally.distinct += 1
-        with contextlib.suppress(TypeError, ValueError):
-            tally.latencies.append(now - datetime.fromisoformat(event["timestamp"]).timestamp())
+        if not seen and key not in tally.failed_keys:
+            with contextlib.suppress(TypeError, ValueError):
+                published = datetime.fromisoformat(event["timestamp"]).timestamp()
+                tally.latencies.append(now - published)
         self._arrivals += 1
         if self._arrivals % self._verify_every == 0:
             if signature_ok(body, token, self._secret):
@@ -113,7 +126,13 @@ class Counter:
 
     async def push(self, request: web.Request) -> web.Response:
         body = await request.read()
-        self.count(request.path, body, request.headers.get(SIGNATURE_HEADER))
+        fail = False
+        if request.path.startswith("/flaky/"):
+            self._flaky_arrivals += 1
+            fail = self._flaky_arrivals % FLAKY_EVERY == 0
+        self.count(request.path, body, request.headers.get(SIGNATURE_HEADER), fail)
+        if fail:
+            return web.Response(status=500, text="failing on purpose, once in a while")
         if request.path.startswith("/hang/"):
             await asyncio.sleep(HANG_SECONDS)
         if request.path.startswith("/fail/"):

@@ -53,6 +53,21 @@ SECTIONS: list[tuple[str, list[Figure]]] = [
         ],
     ),
     (
+        "Flaky receiver: 1,000 events/s, 1 push in 200 answered 500",
+        [
+            Figure("flaky_p50_ms", "p50 of first-time successes", "ms", "", None, 1),
+            Figure(
+                "flaky_p99_ms", "p99 of first-time successes", "ms", "< 100 ms",
+                lambda v: v < 100, 1,
+            ),
+            Figure("flaky_failed_pushes", "  pushes answered 500", ""),
+            Figure("flaky_sent", "  events published", ""),
+            Figure("flaky_delivered", "  events delivered in the end", ""),
+            Figure("flaky_settle_seconds", "  seconds from the last publish to the last retry", "s",
+                   "", None, 1),
+        ],
+    ),
+    (
         "Fan-out and scale",
         [
             Figure("fanout1_s", "1 connector: deliveries/s", "/s"),

@@ -202,6 +202,28 @@ async def latency(rig: Rig, sizes: Sizes, state: State) -> Figures:
     }
 
 
+async def flaky(rig: Rig, sizes: Sizes, _state: State) -> Figures:
+    """The latency load to one connector whose receiver answers 500 to 1 push in 200: the
+    latency of the pushes that succeed first time, and every event delivered in the end."""
+    project = await rig.project("flaky", 1)
+    await rig.receiver.reset()
+    sent = await client.publish_paced(
+        rig.api(), project.id, project.devices, LATENCY_RATE, sizes.latency_seconds, LATENCY_BATCH
+    )
+    started = time.perf_counter()
+    tally = await rig.receiver.wait_for("flaky", sent, timeout=120)
+    quantiles = await rig.receiver.latency("flaky")
+    return {
+        "flaky_p50_ms": quantiles["p50"] * 1000,
+        "flaky_p99_ms": quantiles["p99"] * 1000,
+        "flaky_failed_pushes": tally["failed"],
+        "flaky_delivered": tally["distinct"],
+        "flaky_sent": sent,
+        "flaky_settle_seconds": time.perf_counter() - started,
+        "duplicates": tally["duplicates"],
+    }
+
+
 async def fanout(rig: Rig, sizes: Sizes, connectors: int) -> tuple[Figures, Project]:
     project = await rig.project(f"f{connectors}", connectors)
     events = sizes.fanout_deliveries // connectors
@@ -345,6 +367,7 @@ STEPS: dict[str, Step] = {
     "baseline": baseline_step,
     "throughput": throughput,
     "latency": latency,
+    "flaky": flaky,
     "fanout": fanouts,
     "isolation": isolation,
     "scale": scale,

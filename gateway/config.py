@@ -16,6 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 PREFIX = "GATEWAY_"
+# A claimed delivery may wait behind failing pushes of its connector (three in a row put it into
+# probing) before its own push: its lease must outlast that.
+LEASE_IN_PUSH_TIMEOUTS = 3
 
 
 class ConfigError(ValueError):
@@ -112,7 +115,9 @@ class Settings:
     )
     claim_batch: int = _setting(256, _positive(int), "deliveries claimed per statement")
     lease: float = _setting(
-        60.0, _positive(float), "how long a claimed delivery is held before others may retry it"
+        60.0,
+        _positive(float),
+        "how long a claimed delivery is held before others may retry it (≥ 3 push timeouts)",
     )
     poll_interval: float = _setting(
         1.0, _positive(float), "how often the dispatcher looks for due retries"
@@ -174,6 +179,13 @@ class Settings:
     def __post_init__(self) -> None:
         if self.data_dir is None:
             object.__setattr__(self, "data_dir", _default_data_dir())
+        if self.lease < LEASE_IN_PUSH_TIMEOUTS * self.push_timeout:
+            raise ConfigError(
+                f"GATEWAY_LEASE ({self.lease:g} s) must be at least {LEASE_IN_PUSH_TIMEOUTS} "
+                f"times GATEWAY_PUSH_TIMEOUT ({self.push_timeout:g} s): a claimed delivery may "
+                "wait for pushes ahead of it before its own, and a lease that ends first lets "
+                "another replica push it again"
+            )
 
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

@@ -16,16 +16,21 @@ from prometheus_client.registry import Collector
 
 from gateway.model import DROP_REASONS
 
-PUSH_OUTCOMES = ("success", "http_3xx", "http_4xx", "http_5xx", "timeout", "connection_error")
+PUSH_OUTCOMES = (
+    "success", "http_3xx", "http_4xx", "http_5xx", "timeout", "connection_error",
+    "target_refused",  # the public-address rule refused the target at push time
+)
 CONNECTOR_STATUSES = ("ACTIVE", "USER_DISABLED", "SYSTEM_DISABLED")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 3600.0, 43200.0)
 
 
-def push_outcome(status: int | None, timed_out: bool = False) -> str:
+def push_outcome(status: int | None, timed_out: bool = False, error: str | None = None) -> str:
     """The `outcome` label of one push attempt."""
     if timed_out:
         return "timeout"
+    if error == "target_refused":
+        return error
     if status is None:
         return "connection_error"
     if 200 <= status < 300:

@@ -1,9 +1,11 @@
-"""The dispatcher: claims due deliveries and pushes them in per-connector lanes.
+"""The dispatcher: claims due deliveries and hands them to a fixed set of pushers.
 
 - Claims are batched (`FOR UPDATE SKIP LOCKED`, with a lease), so any number of replicas share
   the queue; a claim wakes on NOTIFY and otherwise polls for due retries.
-- Each connector has a lane (gateway/dispatch/lanes.py) whose window of pushes in flight grows
-  from one while it answers, so an endpoint that hangs or fails holds one push slot.
+- Each connector has a lane (gateway/dispatch/lanes.py) whose window admits its deliveries to
+  the pushers' queue, so an endpoint that hangs or fails holds one pusher.
+- `push_concurrency` long-lived pushers take admitted deliveries and push them
+  (gateway/dispatch/pusher.py): no task per delivery.
 - Outcomes go to the recorder (gateway/dispatch/recorder.py), which writes them in batches; a
   crash before a write costs a duplicate push after the lease, never a lost event.
 - Drain is a mode of the same loop: it stops once nothing is due and every outcome is written.
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -25,7 +28,7 @@ from gateway.dispatch.lanes import Lane, Lanes
 from gateway.dispatch.pusher import Pusher
 from gateway.dispatch.recorder import Recorder, database_writer
 from gateway.dispatch.registry import ConnectorRegistry
-from gateway.dispatch.retry import retry_delay
+from gateway.dispatch.retry import RetryPolicy
 from gateway.errors import DATABASE_UNAVAILABLE
 from gateway.metrics import Metrics
 from gateway.store import deliveries
@@ -37,7 +40,7 @@ START = ("", "")  # the claim cursor before the first connector
 
 
 class Dispatcher:
-    """Claims, hands each delivery to its lane's push, and feeds outcomes to the recorder."""
+    """Claims, routes each delivery through its lane to the pushers, and feeds the recorder."""
 
     def __init__(
         self,
@@ -56,19 +59,21 @@ class Dispatcher:
         self._clock = clock
         self._pusher = Pusher(session, metrics, clock, not settings.allow_insecure_targets)
         write = database_writer(
-            db, clock, retry_delay(settings), settings.auto_disable_after, sinks
+            db, clock, RetryPolicy.from_settings(settings), settings.auto_disable_after, sinks
         )
         self._recorder = Recorder(write, self._written)
         self._lanes = Lanes(settings.connector_concurrency)
         self._claim_after: ConnectorKey = START  # the connector the last claim ended at
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._pushers: list[asyncio.Task[None]] = []
         self._unrecorded: set[int] = set()  # claimed, outcome not yet written
-        self._unfinished = 0  # claimed, push not yet done
-        self._waiting_for_window = 0  # of those, waiting behind their connector's window
-        self._push_slots = asyncio.Semaphore(settings.push_concurrency)
+        self._unfinished = 0  # claimed, not yet pushed or given up
+        self._all_finished = asyncio.Event()
+        self._all_finished.set()
         self._work = asyncio.Event()
         self._capacity = asyncio.Event()
         self._stopping = False
+        self._loop_ended = asyncio.Event()  # no claim in progress
+        self._loop_ended.set()
         self.running = False
 
     def wake(self) -> None:
@@ -87,6 +92,8 @@ class Dispatcher:
 
     async def _loop(self, *, drain: bool) -> int:
         self.running = not drain
+        self._loop_ended.clear()
+        self._start_pushers()
         self._recorder.start()
         claimed_total = 0
         try:
@@ -96,13 +103,17 @@ class Dispatcher:
                 if claimed:
                     continue
                 if drain:
-                    if not await self._settle():
+                    claimed = await self._settle()
+                    claimed_total += claimed
+                    if not claimed:
                         break
                 else:
                     await self._wait_for_work()
         finally:
             self.running = False
+            self._loop_ended.set()
             if drain:
+                await self._stop_pushers()
                 await self._recorder.close(self._settings.shutdown_timeout)
         return claimed_total
 
@@ -112,11 +123,11 @@ class Dispatcher:
         self._stopping = True
         self._work.set()
         self._capacity.set()
-        if self._tasks:
-            _, unfinished = await asyncio.wait(set(self._tasks), timeout=timeout)
-            for task in unfinished:
-                task.cancel()
-            await asyncio.gather(*unfinished, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            # A claim in progress ends first (its rows are handed back below), then the pushes.
+            await asyncio.wait_for(self._loop_ended.wait(), timeout)
+            await asyncio.wait_for(self._all_finished.wait(), timeout)
+        await self._stop_pushers()
         if not await self._recorder.close(timeout):
             # Their pushes are done: handing them back would push them again at once.
             log.warning("outcomes_lost_on_stop", count=self._recorder.pending)
@@ -127,21 +138,33 @@ class Dispatcher:
             self._unrecorded.clear()
         log.info("dispatcher_stopped", leases_released=len(released))
 
-    async def _settle(self) -> bool:
-        """Drain mode, nothing claimed: finish pushes and write outcomes; False when idle."""
-        if self._tasks:
-            await asyncio.gather(*set(self._tasks))
+    async def _settle(self) -> int:
+        """Drain mode, nothing claimed: finish pushes, write outcomes, claim again."""
+        await self._all_finished.wait()
         await self._recorder.flush()
-        return bool(await self._claim_logged())
+        return await self._claim_logged()
+
+    def _start_pushers(self) -> None:
+        if self._pushers:
+            return
+        self._pushers = [
+            asyncio.create_task(self._push_forever(), name=f"pusher-{n}")
+            for n in range(self._settings.push_concurrency)
+        ]
+
+    async def _stop_pushers(self) -> None:
+        pushers, self._pushers = self._pushers, []
+        for pusher in pushers:
+            pusher.cancel()
+        await asyncio.gather(*pushers, return_exceptions=True)
 
     # -- claiming --------------------------------------------------------------------------
 
     def _claim_room(self) -> int:
-        # At most twice what can be in flight waits for a push slot, so a claim never outruns
-        # its lease. Deliveries behind their connector's window wait at most one push timeout
-        # (a failure sends them back), and finished ones wait on nothing: neither counts.
-        ready = self._unfinished - self._waiting_for_window
-        return 2 * self._settings.push_concurrency - ready
+        # At most twice what can be in flight waits for a pusher, so a claim never outruns its
+        # lease. Deliveries waiting behind their connector's window wait at most a few push
+        # timeouts (failures in a row halt the lane) and do not count.
+        return 2 * self._settings.push_concurrency - self._lanes.admitted
 
     def _claim_threshold(self) -> int:
         return min(self._settings.claim_batch, self._settings.push_concurrency) // 2 + 1
@@ -160,26 +183,38 @@ class Dispatcher:
             return 0
         self._work.clear()
         now = self._clock()
-        lease_until = now + timedelta(seconds=self._settings.lease)
-        rows = await deliveries.claim(
-            self._db, now, limit, lease_until, self._lanes.closed_to_claims(),
-            self._lanes.connector_claim_limit, self._claim_after,
-        )
-        self._advance_cursor(rows, limit)
+        rows = await self._claim_rows(now, limit)
         for row in rows:
             self._unrecorded.add(row["id"])
-            self._start_delivery(row, now)
+            if row["expires_at"] <= now:
+                self._metrics.deliveries_expired.inc()
+                self._recorder.add_settled(row["id"])
+                continue
+            self._unfinished += 1
+            self._lanes.add(row)
+        if self._unfinished:
+            self._all_finished.clear()
         return len(rows)
 
-    def _advance_cursor(self, rows: list[asyncpg.Record], limit: int) -> None:
+    async def _claim_rows(self, now: datetime, limit: int) -> list[asyncpg.Record]:
+        lease_until = now + timedelta(seconds=self._settings.lease)
+        closed = self._lanes.closed_to_claims()
+        per_connector = self._lanes.connector_claim_limit
+        rows = await deliveries.claim(
+            self._db, now, limit, lease_until, closed, per_connector, self._claim_after
+        )
+        if not rows and self._claim_after != START:
+            # The walk reached the end: the beginning may have due work.
+            rows = await deliveries.claim(
+                self._db, now, limit, lease_until, closed, per_connector, START
+            )
         # The next claim goes on after the last connector served; a short claim means the walk
         # reached the end, so the next one starts from the beginning again.
-        if len(rows) < limit and self._claim_after != START:
+        if len(rows) < limit:
             self._claim_after = START
-            if not rows:
-                self._work.set()  # the beginning may have due work: look there at once
-        elif rows:
+        else:
             self._claim_after = max((row["project_id"], row["connector_id"]) for row in rows)
+        return rows
 
     async def _wait_for_work(self) -> None:
         waiters = [
@@ -194,61 +229,46 @@ class Dispatcher:
             for waiter in waiters:
                 waiter.cancel()
 
-    def _start_delivery(self, row: asyncpg.Record, claimed_at: datetime) -> None:
-        lane = self._lanes.enter(row["connector_id"])
-        self._unfinished += 1
-        task = asyncio.create_task(self._deliver(row, lane, claimed_at))
-        self._tasks.add(task)
-        task.add_done_callback(self._delivery_ended)
-
-    def _delivery_ended(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("delivery_task_failed", error=repr(task.exception()))
-
     # -- pushing ---------------------------------------------------------------------------
 
-    async def _deliver(self, row: asyncpg.Record, lane: Lane, claimed_at: datetime) -> None:
-        try:
-            await self._deliver_in_lane(row, lane, claimed_at)
-        finally:
-            self._unfinished -= 1
-            room_again = self._lanes.leave(row["connector_id"], lane)
-            if room_again or self._claim_room() == self._claim_threshold():
-                self._capacity.set()  # a full lane, or this process, may take more again
+    async def _push_forever(self) -> None:
+        """One pusher: take admitted deliveries and push them, one at a time."""
+        while True:
+            row, lane = await self._lanes.take()
+            ok: bool | None = None
+            try:
+                ok = await self._deliver(row)
+            except Exception:
+                log.exception("delivery_failed", delivery=row["id"])
+            finally:
+                self._finished(row, lane, ok)
 
-    async def _deliver_in_lane(
-        self, row: asyncpg.Record, lane: Lane, claimed_at: datetime
-    ) -> None:
-        if row["expires_at"] <= claimed_at:
-            self._metrics.deliveries_expired.inc()
-            self._recorder.add_settled(row["id"])
-            return
-        connector = await self._registry.active(row["project_id"], row["connector_id"])
+    async def _deliver(self, row: asyncpg.Record) -> bool | None:
+        """Push one delivery; True or False as it went, None when it was not pushed."""
+        if self._stopping:
+            return None  # handed back by stop()
+        project_id, connector_id = row["project_id"], row["connector_id"]
+        connector = self._registry.cached_active(project_id, connector_id)
+        if connector is None:
+            connector = await self._registry.active(project_id, connector_id)
         if connector is None:
             self._recorder.add_settled(row["id"])  # deleted or disabled: its queue is gone
-            return
-        self._waiting_for_window += 1
-        try:
-            await lane.window.acquire()
-        finally:
-            self._waiting_for_window -= 1
-        try:
-            if self._stopping:
-                return  # not started: handed back by stop()
-            if lane.failed:
-                self._recorder.add_deferred((row["project_id"], row["connector_id"]), row["id"])
-                return
-            async with self._push_slots:
-                attempt = await self._pusher.push(row, connector)
-            if attempt.ok:
-                lane.window.succeeded()
-            else:
-                lane.failed = True
-                lane.window.failed()
-            self._recorder.add_attempt(attempt)
-        finally:
-            await lane.window.release()
+            return None
+        attempt = await self._pusher.push(row, connector)
+        self._recorder.add_attempt(attempt)
+        return attempt.ok
+
+    def _finished(self, row: asyncpg.Record, lane: Lane, ok: bool | None) -> None:
+        was_full = lane.full
+        given_up = self._lanes.finish(row, lane, ok)
+        key = (row["project_id"], row["connector_id"])
+        for waiting in given_up:
+            self._recorder.add_deferred(key, waiting["id"])
+        self._unfinished -= 1 + len(given_up)
+        if not self._unfinished:
+            self._all_finished.set()
+        if (was_full and not lane.full) or self._claim_room() == self._claim_threshold():
+            self._capacity.set()  # a full lane, or this process, may take more again
 
     # -- outcomes written ------------------------------------------------------------------
 

@@ -29,6 +29,9 @@ class Pusher:
         self._clock = clock
         self._public_only = public_only
         self._outcomes = {o: metrics.push_attempts.labels(o) for o in PUSH_OUTCOMES}
+        self.in_flight = 0
+        # Read when scraped: no gauge update (and its lock) twice per push.
+        metrics.pushes_in_flight.set_function(lambda: self.in_flight)
 
     async def push(self, row: asyncpg.Record, connector: Connector) -> Attempt:
         """POST the delivery to its connector once."""
@@ -40,18 +43,18 @@ class Pusher:
         }
         body = push_body.render_body(row["body"], row["labels"], connector.labels, metadata)
         headers = push_body.request_headers(connector, body, time.time())
-        self._metrics.pushes_in_flight.inc()
+        self.in_flight += 1
         try:
             result = await post(
                 self._session, connector.url, body, headers, public_only=self._public_only
             )
         finally:
-            self._metrics.pushes_in_flight.dec()
+            self.in_flight -= 1
         return self._attempt(row, result)
 
     def _attempt(self, row: asyncpg.Record, result: PushResult) -> Attempt:
         now = self._clock()
-        self._outcomes[push_outcome(result.status, result.timed_out)].inc()
+        self._outcomes[push_outcome(result.status, result.timed_out, result.error)].inc()
         self._metrics.push_duration.observe(result.elapsed)
         if result.ok:
             lag = (now - row["stored_at"]).total_seconds()

@@ -40,7 +40,7 @@ PAUSE_AFTER_ERROR = 0.5
 def database_writer(
     db: asyncpg.Pool,
     clock: Clock,
-    retry_delay: deliveries.RetryPolicy,
+    policy: deliveries.Backoff,
     auto_disable_after: float,
     sinks: Sequence[BatchSink] = (),
 ) -> WriteBatch:
@@ -49,7 +49,7 @@ def database_writer(
     async def write(batch: OutcomeBatch) -> list[ConnectorKey]:
         now = clock()
         disable_before = now - timedelta(seconds=auto_disable_after)
-        return await deliveries.record(db, batch, now, retry_delay, disable_before, sinks)
+        return await deliveries.record(db, batch, now, policy, disable_before, sinks)
 
     return write
 

@@ -26,6 +26,12 @@ class ConnectorRegistry:
     async def get(self, project_id: str, connector_id: str) -> Connector | None:
         return (await self.of_project(project_id)).get(connector_id)
 
+    def cached_active(self, project_id: str, connector_id: str) -> Connector | None:
+        """The connector if the cache holds it as ACTIVE; None means "ask `active()`"."""
+        project = self._projects.get(project_id)
+        connector = project.get(connector_id) if project is not None else None
+        return connector if connector is not None and connector.status == ACTIVE else None
+
     async def active(self, project_id: str, connector_id: str) -> Connector | None:
         """The connector if it is ACTIVE. A cache that says otherwise is checked against the
         database first: it may predate the change (not yet notified) that queued a delivery."""

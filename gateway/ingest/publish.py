@@ -16,7 +16,7 @@ import orjson
 
 from gateway.errors import BadRequest, NotFound
 from gateway.ids import new_id
-from gateway.ingest.eventdata import format_timestamp, parse_timestamp
+from gateway.ingest.eventdata import format_timestamp
 from gateway.metrics import Metrics
 from gateway.store import Executor, deliveries
 from gateway.store.deliveries import StoredBatch
@@ -53,7 +53,8 @@ def new_event(
     elif not isinstance(event_id, str) or not EVENT_ID.match(event_id):
         raise BadRequest("eventId must be 1 to 64 letters, digits, '-' or '_'")
     update_time = data.get(event_type, {}).get("updateTime")
-    timestamp = parse_timestamp(update_time) if isinstance(update_time, str) else now
+    # Validation wrote it as format_timestamp does, which fromisoformat reads in C.
+    timestamp = datetime.fromisoformat(update_time) if isinstance(update_time, str) else now
     return NewEvent(event_id, device_id, event_type, data, timestamp)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import functools
 import ssl
 import time
 from collections.abc import Mapping
@@ -58,6 +59,7 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     return max(0.0, (moment - now).total_seconds())
 
 
+@functools.lru_cache(maxsize=4096)  # one check per URL, not per push
 def refused_target(url: str) -> str | None:
     """Why the current rule refuses `url` when private targets are refused, or None."""
     if yarl.URL(url).scheme != "https":

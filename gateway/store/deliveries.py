@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import asyncpg
 
@@ -93,7 +94,16 @@ async def queue_depth(db: asyncpg.Pool) -> tuple[int, datetime | None]:
 
 
 ConnectorKey = tuple[str, str]  # (project, connector)
-RetryPolicy = Callable[[int, float | None], timedelta]  # (failures in a row, Retry-After)
+
+
+class Backoff(Protocol):
+    """When a failed delivery, or a connector in probing, is tried again."""
+
+    @property
+    def probe_after(self) -> int:
+        """Failed pushes in a row that put a connector into probing."""
+
+    def delay(self, failures: int, retry_after: float | None = None) -> timedelta: ...
 
 
 @dataclass(slots=True)
@@ -154,41 +164,62 @@ class OutcomeBatch:
 BatchSink = Callable[[Connection, OutcomeBatch], Awaitable[None]]
 
 
+@dataclass
+class ConnectorOutcomes:
+    """One connector's pushes in a batch: any success, and the failures after the last one."""
+
+    succeeded: bool = False
+    failures: int = 0
+    retry_after: float | None = None  # the longest a failed push asked for
+
+
+def _by_connector(attempts: Sequence[Attempt]) -> dict[ConnectorKey, ConnectorOutcomes]:
+    outcomes: dict[ConnectorKey, ConnectorOutcomes] = {}
+    for attempt in attempts:  # in the order they ended
+        summary = outcomes.setdefault(attempt.connector, ConnectorOutcomes())
+        if attempt.ok:
+            summary.succeeded, summary.failures, summary.retry_after = True, 0, None
+        else:
+            summary.failures += 1
+            if attempt.retry_after is not None:
+                summary.retry_after = max(summary.retry_after or 0.0, attempt.retry_after)
+    return outcomes
+
+
 async def record(
     db: asyncpg.Pool,
     batch: OutcomeBatch,
     now: datetime,
-    retry_delay: RetryPolicy,
+    policy: Backoff,
     disable_before: datetime,
     sinks: Sequence[BatchSink] = (),
 ) -> list[ConnectorKey]:
     """Write a batch of outcomes in one transaction; return the connectors it disabled.
 
-    A failing connector's queue waits as a whole for its next retry, whose delay grows with the
-    connector's failure streak (`retry_delay(streak, retry_after)`).
+    A failed delivery waits for its own retry (`policy.delay(attempt number, Retry-After)`);
+    a connector whose failed pushes in a row reach `policy.probe_after` goes into probing, its
+    next probe after `policy.delay(streak - probe_after + 1, Retry-After)`.
     """
-    succeeded = {a.connector for a in batch.attempts if a.ok}
-    failed: dict[ConnectorKey, Failure] = {}
-    for attempt in batch.attempts:
-        if not attempt.ok:
-            failure = failed.setdefault(attempt.connector, Failure())
-            failure.delivery_ids.append(attempt.delivery_id)
-            if attempt.retry_after is not None:
-                failure.retry_after = max(failure.retry_after or 0.0, attempt.retry_after)
-    for key, ids in batch.deferred.items():
-        failed.setdefault(key, Failure()).delivery_ids.extend(ids)
+    outcomes = _by_connector(batch.attempts)
+    failed = [a for a in batch.attempts if not a.ok]
     delivered = [a.delivery_id for a in batch.attempts if a.ok]
     dropped: dict[str, int] = {}
     # Connector rows are locked before delivery rows, the order connector edits take too.
     async with db.acquire() as connection, connection.transaction():
-        if succeeded:
-            await connection.execute(sql("record_successes"), *_split(succeeded), now)
         disabled: list[ConnectorKey] = []
-        if failed:
-            await _record_failures(connection, failed, now, retry_delay)
+        if outcomes:
+            await _record_connectors(connection, outcomes, now, policy)
+            failing = [key for key, summary in outcomes.items() if summary.failures]
             disabled, dropped[CONNECTOR_DISABLED] = await _auto_disable(
-                connection, list(failed), disable_before, now
+                connection, failing, disable_before, now
             )
+        if failed:
+            retry_at = [now + policy.delay(a.number, a.retry_after) for a in failed]
+            ids = [a.delivery_id for a in failed]
+            await connection.execute(sql("retry_deliveries"), ids, retry_at)
+        if batch.deferred:
+            deferred = [i for ids in batch.deferred.values() for i in ids]
+            await connection.execute(sql("defer_deliveries"), deferred, now)
         for sink in sinks:
             await sink(connection, batch)
         if delivered:
@@ -203,30 +234,36 @@ async def record(
     return disabled
 
 
-@dataclass
-class Failure:
-    """A connector's failed pushes in one batch, and the longest Retry-After it asked for."""
-
-    delivery_ids: list[int] = field(default_factory=list)
-    retry_after: float | None = None
-
-
-async def _record_failures(
+async def _record_connectors(
     connection: Connection,
-    failed: dict[ConnectorKey, Failure],
+    outcomes: dict[ConnectorKey, ConnectorOutcomes],
     now: datetime,
-    retry_delay: RetryPolicy,
+    policy: Backoff,
 ) -> None:
-    rows = await connection.fetch(sql("record_failures"), *_split(set(failed)), now)
-    projects, connectors, retry_at, ids = [], [], [], []
-    for row in rows:
-        failure = failed[(row["project_id"], row["id"])]
-        projects.append(row["project_id"])
-        connectors.append(row["id"])
-        retry_at.append(now + retry_delay(row["failure_streak"], failure.retry_after))
-        ids.extend(failure.delivery_ids)
+    keys = sorted(outcomes)
+    rows = await connection.fetch(
+        sql("record_connector_outcomes"),
+        [project for project, _ in keys],
+        [connector for _, connector in keys],
+        [outcomes[key].succeeded for key in keys],
+        [outcomes[key].failures for key in keys],
+        now,
+    )
+    probing = [row for row in rows if row["failure_streak"] >= policy.probe_after]
+    if not probing:
+        return
+    retry_at = [
+        now + policy.delay(
+            row["failure_streak"] - policy.probe_after + 1,
+            outcomes[(row["project_id"], row["id"])].retry_after,
+        )
+        for row in probing
+    ]
     await connection.execute(
-        sql("defer_connector_queues"), projects, connectors, retry_at, now, ids
+        sql("set_connector_retries"),
+        [row["project_id"] for row in probing],
+        [row["id"] for row in probing],
+        retry_at,
     )
 
 

@@ -129,10 +129,10 @@ WITH input AS (
     SET event_id = excluded.event_id, timestamp = excluded.timestamp
     WHERE reported.timestamp <= excluded.timestamp
 ), queued AS (
-    -- A failing connector's queue waits for its retry as a whole: new events join it there.
+    -- A connector in probing holds its queue at claim time (connectors.retry_at): new events
+    -- join it as due now.
     INSERT INTO deliveries (project_id, connector_id, event_id, due_at, expires_at, created_at)
-    SELECT $1, c.id, s.id, CASE WHEN c.failure_streak > 0 THEN greatest($2, c.retry_at) ELSE $2 END,
-           $3, $2
+    SELECT $1, c.id, s.id, $2, $3, $2
     FROM stored s
     JOIN connectors c
       ON c.project_id = $1 AND c.status = 'ACTIVE'
@@ -178,6 +178,8 @@ WHERE project_id = $1 AND (cardinality($5::text[]) = 0 OR event_type = ANY ($5::
 -- of deliveries_connector), so a long queue never starves a quiet one and idle connectors cost
 -- nothing. At most $5 are taken per connector, oldest first; connectors whose lanes here are
 -- full ($4) are passed over. Rows other dispatchers hold are skipped.
+-- A connector in probing (retry_at set) gives one delivery once its retry time has come, and
+-- its retry time moves past the lease, so no other claim probes it meanwhile.
 -- The claim moves due_at past the lease: if this process dies, the rows become due again.
 WITH RECURSIVE lanes AS (
     (SELECT project_id, connector_id FROM deliveries
@@ -189,23 +191,34 @@ WITH RECURSIVE lanes AS (
          LATERAL (SELECT project_id, connector_id FROM deliveries
                   WHERE (project_id, connector_id) > (lanes.project_id, lanes.connector_id)
                   ORDER BY project_id, connector_id LIMIT 1) AS next
+), open_lanes AS (
+    SELECT lanes.project_id, lanes.connector_id, c.retry_at IS NOT NULL AS probing
+    FROM lanes
+    LEFT JOIN connectors c ON c.project_id = lanes.project_id AND c.id = lanes.connector_id
+    WHERE lanes.connector_id <> ALL ($4::text[]) AND (c.retry_at IS NULL OR c.retry_at <= $1)
 ), taken AS (
-    SELECT due.id
-    FROM lanes,
+    SELECT due.id, open_lanes.project_id, open_lanes.connector_id, open_lanes.probing
+    FROM open_lanes,
          LATERAL (SELECT id FROM deliveries
-                  WHERE project_id = lanes.project_id AND connector_id = lanes.connector_id
+                  WHERE project_id = open_lanes.project_id
+                    AND connector_id = open_lanes.connector_id
                     AND due_at <= $1
+                    -- a probe must be a push; expired ones are swept
+                    AND (NOT open_lanes.probing OR expires_at > $1)
                   ORDER BY due_at
-                  LIMIT $5
+                  LIMIT CASE WHEN open_lanes.probing THEN 1 ELSE $5 END
                   FOR UPDATE SKIP LOCKED) AS due
-    WHERE lanes.connector_id <> ALL ($4::text[])
     LIMIT $2
+), probes AS (
+    UPDATE connectors c SET retry_at = $3
+    FROM taken
+    WHERE taken.probing AND c.project_id = taken.project_id AND c.id = taken.connector_id
 )
 UPDATE deliveries d
 SET due_at = $3, attempts = d.attempts + 1
 FROM taken, events e
 WHERE d.id = taken.id AND e.project_id = d.project_id AND e.id = d.event_id
-RETURNING d.id, d.project_id, d.connector_id, d.attempts, d.expires_at,
+RETURNING d.id, d.project_id, d.connector_id, d.attempts, d.expires_at, taken.probing,
           e.id AS event_id, e.event_type, e.device_id, e.body, e.labels, e.device_type,
           e.product_number, e.created_at AS stored_at;
 
@@ -216,34 +229,42 @@ DELETE FROM deliveries WHERE id = ANY ($1::bigint[]);
 -- Hands claimed but unsent deliveries back at once (shutdown, or a lane that stopped early).
 UPDATE deliveries SET due_at = $2, attempts = attempts - 1 WHERE id = ANY ($1::bigint[]);
 
--- name: defer_connector_queues
--- A failing endpoint is retried as a whole: its failed deliveries ($5) and those waiting move to
--- its next retry time, so one dead endpoint never fills the claims of others. Deliveries other
--- pushes hold (due later than now) are left to their own outcome. Events queued later wait too.
-WITH u AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
-                  AS u (project_id, connector_id, retry_at)
-), connector AS (
-    UPDATE connectors c SET retry_at = u.retry_at
-    FROM u WHERE c.project_id = u.project_id AND c.id = u.connector_id
-)
-UPDATE deliveries d SET due_at = u.retry_at
-FROM u
-WHERE d.project_id = u.project_id AND d.connector_id = u.connector_id
-  AND (d.due_at <= $4 OR d.id = ANY ($5::bigint[]));
+-- name: retry_deliveries
+-- Failed deliveries wait for their own retry time; the connector's others keep flowing.
+UPDATE deliveries d SET due_at = u.due_at
+FROM unnest($1::bigint[], $2::timestamptz[]) AS u (id, due_at)
+WHERE d.id = u.id;
 
--- name: record_successes
-UPDATE connectors c
-SET failing_since = NULL, failure_streak = 0, retry_at = NULL, last_success_at = $3
-FROM unnest($1::text[], $2::text[]) AS u (project_id, id)
-WHERE c.project_id = u.project_id AND c.id = u.id;
+-- name: defer_deliveries
+-- Claimed but not pushed (their connector went into probing meanwhile): they wait for the
+-- connector's retry time, and the claim does not count as an attempt.
+UPDATE deliveries d
+SET due_at = greatest($2, coalesce(c.retry_at, $2)), attempts = d.attempts - 1
+FROM connectors c
+WHERE d.id = ANY ($1::bigint[]) AND c.project_id = d.project_id AND c.id = d.connector_id;
 
--- name: record_failures
+-- name: record_connector_outcomes
+-- Each connector's pushes in one batch: whether one succeeded ($3), and the failed pushes after
+-- its last success ($4). failure_streak counts failed pushes in a row; a success restarts it.
+-- failing_since is the first failure since the last success (5 days of it disable).
 UPDATE connectors c
-SET failing_since = coalesce(c.failing_since, $3), failure_streak = c.failure_streak + 1
-FROM unnest($1::text[], $2::text[]) AS u (project_id, id)
+SET failure_streak = CASE WHEN u.succeeded THEN u.failures
+                          ELSE c.failure_streak + u.failures END,
+    failing_since = CASE WHEN u.failures = 0 THEN NULL
+                         WHEN u.succeeded THEN $5
+                         ELSE coalesce(c.failing_since, $5) END,
+    last_success_at = CASE WHEN u.succeeded THEN $5 ELSE c.last_success_at END,
+    retry_at = NULL
+FROM unnest($1::text[], $2::text[], $3::boolean[], $4::integer[])
+     AS u (project_id, id, succeeded, failures)
 WHERE c.project_id = u.project_id AND c.id = u.id AND c.status = 'ACTIVE'
-RETURNING c.project_id, c.id, c.failing_since, c.failure_streak;
+RETURNING c.project_id, c.id, c.failure_streak;
+
+-- name: set_connector_retries
+-- Connectors in probing: the time of their next probe.
+UPDATE connectors c SET retry_at = u.retry_at
+FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u (project_id, id, retry_at)
+WHERE c.project_id = u.project_id AND c.id = u.id;
 
 -- name: auto_disable
 -- Connectors failing without a success since before $3 are disabled and their queues dropped

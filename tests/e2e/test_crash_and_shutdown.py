@@ -85,7 +85,7 @@ async def wait_until(condition: object, timeout: float, what: str) -> None:
 async def test_sigkill_under_load_loses_no_acknowledged_event(
     database_url: str, slow_receiver: Receiver, tmp_path: Path
 ) -> None:
-    env = gateway_env(database_url, lease="3", poll_interval="0.2")
+    env = gateway_env(database_url, lease="3", push_timeout="1", poll_interval="0.2")
     publisher = Publisher(env, slow_receiver)
     first = await asyncio.to_thread(GatewayProcess(env, tmp_path / "first.log").start)
     try:
@@ -143,4 +143,37 @@ async def test_sigterm_finishes_in_flight_and_releases_leases(
     finally:
         restarted.stop()
     assert '"leases_released": 0' not in gateway.logs(), "nothing was waiting in a lane"
+    assert "dispatcher_stopped" in gateway.logs()
+
+
+async def test_sigterm_during_a_publish_burst_pushes_nothing_twice(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Every outcome is written before any lease is handed back: after a restart, no event
+    that was pushed before the stop is pushed again."""
+    # A long lease: only a delivery handed back could be pushed again within this test.
+    env = gateway_env(database_url, lease="600", shutdown_timeout="5", poll_interval="0.2")
+    async with running_receiver(None) as receiver:
+        receiver.script("/hook", Answer(200, delay=0.002))
+        publisher = Publisher(env, receiver)
+        gateway = await asyncio.to_thread(GatewayProcess(env, tmp_path / "gateway.log").start)
+        try:
+            await publisher.prepare(gateway.url)
+            burst = asyncio.create_task(publisher.publish(gateway.url, batches=400))
+            await wait_until(lambda: len(receiver.received) > 300, 30, "pushes under load")
+            gateway.signal(signal.SIGTERM)
+            assert await asyncio.to_thread(gateway.wait, 30) == 0
+            await burst
+        finally:
+            gateway.stop()
+        pushed_before = len(receiver.received)
+        assert pushed_before < len(publisher.acknowledged), "the stop came after every push"
+
+        restarted = await asyncio.to_thread(GatewayProcess(env, tmp_path / "again.log").start)
+        try:
+            await wait_until(lambda: not publisher.missing(), 60, "every acknowledged event")
+        finally:
+            restarted.stop()
+        received = [r.event_id for r in receiver.at("/hook")]
+    assert len(received) - len(set(received)) == 0
     assert "dispatcher_stopped" in gateway.logs()

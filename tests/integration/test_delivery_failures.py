@@ -208,20 +208,40 @@ async def test_disabling_or_deleting_drops_the_queue(
     assert len(receiver.at("/down")) == pushed
 
 
-async def test_new_events_wait_for_a_failing_connectors_retry(
-    gateway: Gateway, receiver: Receiver
-) -> None:
+async def test_one_failure_delays_that_delivery_only(gateway: Gateway, receiver: Receiver) -> None:
     account, connector, device = await failing_connector(
-        gateway, receiver, "/down", Answer(500), Answer(200)
+        gateway, receiver, "/flaky", Answer(500), Answer(200)
     )
-    await gateway.publish(account, device, {"temperature": {"value": 1}})
+    first = await gateway.publish(account, device, {"temperature": {"value": 1}})
     assert await gateway.deliver() == 1
 
-    await gateway.publish(account, device, {"temperature": {"value": 2}})
-    assert await gateway.deliver() == 0  # the connector's whole queue waits for its retry
+    later = await gateway.publish(account, device, {"temperature": {"value": 2}})
+    assert await gateway.deliver() == 1  # the connector's other deliveries keep flowing
+    assert [r.event_id for r in receiver.at("/flaky")] == [first["eventId"], later["eventId"]]
+
+    gateway.clock.advance(gateway.settings.retry_base * 0.8 - 0.1)
+    assert await gateway.deliver() == 0  # the failed one waits for its own retry
+    gateway.clock.advance(gateway.settings.retry_base * 0.4 + 0.2)
+    assert await gateway.deliver() == 1
+    assert await queued(gateway, connector) == 0
+
+
+async def test_new_events_wait_for_a_probing_connectors_retry(
+    gateway: Gateway, receiver: Receiver
+) -> None:
+    """Three failures in a row put a connector into probing: its whole queue waits."""
+    account, connector, device = await failing_connector(
+        gateway, receiver, "/down", Answer(500), Answer(500), Answer(500), Answer(200)
+    )
+    for value in range(3):
+        await gateway.publish(account, device, {"temperature": {"value": value}})
+    assert await gateway.deliver() == 3
+
+    await gateway.publish(account, device, {"temperature": {"value": 3}})
+    assert await gateway.deliver() == 0  # the connector's whole queue waits for its probe
 
     gateway.clock.advance(gateway.settings.retry_base * 1.2 + 1)
-    assert await gateway.deliver() == 2
+    assert await gateway.deliver() == 4  # the probe succeeds, the rest follow
     assert await queued(gateway, connector) == 0
 
 

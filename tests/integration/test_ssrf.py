@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from gateway.app import METRICS, SETTINGS, create_app
 from gateway.config import Settings
 from gateway.push.post import client_session, post
 from tests import receiver as receivers
@@ -48,3 +50,27 @@ async def test_a_push_to_an_ip_literal_is_refused_at_connect_time(
         named = await post(session, f"https://localhost:{port}/hook", b"{}", {})
         assert not named.ok
     assert [r.path for r in receiver.received] == ["/control"]
+
+
+async def test_a_target_refused_now_fails_at_push_time(
+    gateway: Gateway, receiver: Receiver, settings: Settings
+) -> None:
+    """Connectors written while private targets were allowed are refused after a restart
+    without it: the push fails as `target_refused`, and nothing goes out."""
+    permissive = create_app(configured(settings, allow_insecure_targets=True), clock=gateway.clock)
+    async with TestClient(TestServer(permissive)) as client:
+        before = Gateway(client, permissive[SETTINGS], gateway.clock, permissive[METRICS])
+        account = await before.project()
+        for url in (receiver.url("/private"), "http://example.com/clear-text"):
+            await before.connector(account, url)
+        device = await before.device(account)
+    await gateway.publish(account, device, {"temperature": {"value": 1}})
+
+    assert await gateway.deliver() == 2
+
+    assert receiver.received == []
+    refused = gateway.metrics.registry.get_sample_value(
+        "gateway_push_attempts_total", {"outcome": "target_refused"}
+    )
+    assert refused == 2
+    assert await gateway.db.fetchval("SELECT count(*) FROM deliveries") == 2  # retried later

@@ -180,3 +180,13 @@ def test_mask_url_leaves_urls_without_password() -> None:
 def test_settings_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         Settings().port = 1  # type: ignore[misc]
+
+
+def test_a_lease_shorter_than_three_push_timeouts_is_refused_at_start() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"GATEWAY_LEASE": "20", "GATEWAY_PUSH_TIMEOUT": "10"})
+    message = str(caught.value)
+    assert "GATEWAY_LEASE" in message and "GATEWAY_PUSH_TIMEOUT" in message
+    assert Settings.from_env({"GATEWAY_LEASE": "30", "GATEWAY_PUSH_TIMEOUT": "10"}).lease == 30
+    with pytest.raises(ConfigError, match="GATEWAY_LEASE"):
+        Settings(lease=5, push_timeout=2)
