@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.api import dataconnectors, devices, events, health, oauth, openapi
+from gateway.api import dataconnectors, dataconnectortypes, devices, events, health, oauth, openapi
 from gateway.api.common import SERVICES, Services
 from gateway.api.errors import error_middleware
 from gateway.clock import Clock, system_clock
@@ -56,7 +56,7 @@ def create_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = metrics or Metrics()
-    for module in (dataconnectors, devices, events, oauth, health, openapi):
+    for module in (dataconnectors, dataconnectortypes, devices, events, oauth, health, openapi):
         app.add_routes(module.routes)
     app[health.READINESS] = lambda: _readiness(app)
     app.cleanup_ctx.extend([_database, _http_client, _delivery])

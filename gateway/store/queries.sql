@@ -42,20 +42,21 @@ SELECT * FROM connectors WHERE project_id = $1 AND id = $2 FOR UPDATE;
 -- name: insert_connector
 INSERT INTO connectors
     (project_id, id, display_name, status, events, labels, url, signature_secret, headers,
-     created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     type, config, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 RETURNING *;
 
 -- name: update_connector
--- Re-enabling, or pointing at a new URL, starts a fresh failure record (a disabled connector's
--- queue was dropped when it was disabled).
+-- Re-enabling, or pointing at a new destination, starts a fresh failure record (a disabled
+-- connector's queue was dropped when it was disabled).
 WITH fresh AS (
-    SELECT ($4 = 'ACTIVE' AND status <> 'ACTIVE') OR url <> $7 AS start_over
+    SELECT ($4 = 'ACTIVE' AND status <> 'ACTIVE')
+           OR (url, type, config) IS DISTINCT FROM ($7, $10, $11::jsonb) AS start_over
     FROM connectors WHERE project_id = $1 AND id = $2
 )
 UPDATE connectors
 SET display_name = $3, status = $4, events = $5, labels = $6, url = $7, signature_secret = $8,
-    headers = $9,
+    headers = $9, type = $10, config = $11,
     failing_since = CASE WHEN fresh.start_over THEN NULL ELSE failing_since END,
     failure_streak = CASE WHEN fresh.start_over THEN 0 ELSE failure_streak END,
     retry_at = CASE WHEN fresh.start_over THEN NULL ELSE retry_at END
@@ -213,7 +214,7 @@ SET due_at = $3, attempts = d.attempts + 1
 FROM taken, events e
 WHERE d.id = taken.id AND e.project_id = d.project_id AND e.id = d.event_id
 RETURNING d.id, d.project_id, d.connector_id, d.attempts, d.expires_at,
-          e.id AS event_id, e.device_id, e.body, e.labels, e.device_type, e.product_number,
+          e.id AS event_id, e.event_type, e.device_id, e.body, e.labels, e.device_type, e.product_number,
           e.created_at AS stored_at;
 
 -- name: complete_deliveries
