@@ -29,6 +29,7 @@ from gateway.dispatch.listener import Listener
 from gateway.dispatch.registry import ConnectorRegistry
 from gateway.metrics import Metrics
 from gateway.push import post as push
+from gateway.push.senders import Options, Senders
 from gateway.store import create_pool, migrate
 
 log = structlog.get_logger(__name__)
@@ -37,6 +38,7 @@ SETTINGS = web.AppKey("settings", Settings)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 METRICS = web.AppKey("metrics", Metrics)
 HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
+SENDERS = web.AppKey("senders", Senders)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 REGISTRY = web.AppKey("registry", ConnectorRegistry)
 TASKS = web.AppKey("tasks", dict[str, asyncio.Task[None]])
@@ -95,9 +97,14 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
         public_only=not settings.allow_insecure_targets,
     )
     app[HTTP_CLIENT] = session
+    senders = Senders(session, Options(
+        settings.push_timeout, not settings.allow_insecure_targets, settings.ca_bundle
+    ))  # fmt: skip
+    app[SENDERS] = senders
     try:
         yield
     finally:
+        await senders.close()
         await session.close()
 
 
@@ -106,7 +113,7 @@ async def _delivery(app: web.Application) -> AsyncIterator[None]:
     settings = services.settings
     registry = ConnectorRegistry(services.db)
     dispatcher = Dispatcher(
-        settings, services.db, app[HTTP_CLIENT], registry, services.metrics, services.clock
+        settings, services.db, app[SENDERS], registry, services.metrics, services.clock
     )
     app[REGISTRY] = registry
     app[DISPATCHER] = dispatcher

@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import aiohttp
 import asyncpg
 import structlog
 
@@ -36,6 +35,7 @@ from gateway.metrics import PUSH_OUTCOMES, Metrics, push_outcome
 from gateway.model import Connector
 from gateway.push import body as push_body
 from gateway.push import post as push
+from gateway.push.senders import Message, Senders
 from gateway.store import deliveries
 from gateway.store.deliveries import Failure, Outcomes
 
@@ -91,14 +91,14 @@ class Dispatcher:
         self,
         settings: Settings,
         db: asyncpg.Pool,
-        session: aiohttp.ClientSession,
+        senders: Senders,
         registry: ConnectorRegistry,
         metrics: Metrics,
         clock: Clock,
     ) -> None:
         self._settings = settings
         self._db = db
-        self._session = session
+        self._senders = senders
         self._registry = registry
         self._metrics = metrics
         self._clock = clock
@@ -307,7 +307,10 @@ class Dispatcher:
         headers = push_body.request_headers(connector, body, time.time())
         self._metrics.pushes_in_flight.inc()
         try:
-            return await push.post(self._session, connector.url, body, headers)
+            return await self._senders.send(connector, Message(
+                body, headers, row["project_id"], row["device_id"], row["event_type"],
+                row["event_id"], row["id"],
+            ))  # fmt: skip
         finally:
             self._metrics.pushes_in_flight.dec()
 
@@ -318,7 +321,7 @@ class Dispatcher:
     ) -> None:
         now = self._clock()
         key = (row["project_id"], row["connector_id"])
-        outcome = push_outcome(result.status, result.timed_out)
+        outcome = "success" if result.ok else push_outcome(result.status, result.timed_out)
         self._attempts[outcome].inc()
         self._metrics.push_duration.observe(result.elapsed)
         self._count(key, now, result)
@@ -339,6 +342,7 @@ class Dispatcher:
             attempt=row["attempts"],
             status=result.status,
             error=result.error,
+            message=result.message,
         )
         self._fail(row, retry_after=result.retry_after)
 

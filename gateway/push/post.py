@@ -25,10 +25,12 @@ class PushResult:
     timed_out: bool = False
     retry_after: float | None = None
     error: str | None = None
+    message: str | None = None
+    acknowledged: bool = False  # a broker confirmed it (connectors that are not HTTP_PUSH)
 
     @property
     def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
+        return self.acknowledged or (self.status is not None and 200 <= self.status < 300)
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:
