@@ -31,7 +31,9 @@ def connectors_path(account: Account) -> str:
     return f"/v2/projects/{account.project_id}/dataconnectors"
 
 
-async def create(gateway: Gateway, account: Account, body: dict[str, Any], expect: int = 200) -> Any:
+async def create(
+    gateway: Gateway, account: Account, body: dict[str, Any], expect: int = 200
+) -> Any:
     return await gateway.call("POST", connectors_path(account), account, expect, json=body)
 
 
@@ -76,7 +78,8 @@ BAD_BODIES = {
     "wrong scheme": {"type": "AMQP", "amqpConfig": {**AMQP, "url": "https://r.example.com/"}},
     "plain scheme": {"type": "AMQP", "amqpConfig": {**AMQP, "url": "amqp://r.example.com/"}},
     "private host": {"type": "AMQP", "amqpConfig": {**AMQP, "url": "amqps://10.1.2.3/"}},
-    "loopback": {"type": "REDIS_STREAM", "redisConfig": {"url": "rediss://127.0.0.1", "stream": "s"}},
+    "loopback": {"type": "REDIS_STREAM", "redisConfig": {"url": "rediss://127.0.0.1",
+                                                         "stream": "s"}},
     "local name": {"type": "MQTT", "mqttConfig": {"url": "mqtts://broker.local", "topic": "t"}},
     "unknown placeholder": {"type": "AMQP", "amqpConfig": {**AMQP, "routingKey": "{tenant}.x"}},
     "unmatched brace": {"type": "NATS", "natsConfig": {"url": "tls://n.example.com",
@@ -167,7 +170,8 @@ async def test_a_connector_may_change_type_with_the_whole_config_of_the_new_one(
     account = await gateway.project()
     connector = connector_id(await create(gateway, account, {"type": "AMQP", "amqpConfig": AMQP}))
     mqtt = {"url": "mqtts://m.example.com:8883", "topic": "dt/{deviceId}"}
-    changed = await patch_connector(gateway, account, connector, {"type": "MQTT", "mqttConfig": mqtt})
+    body = {"type": "MQTT", "mqttConfig": mqtt}
+    changed = await patch_connector(gateway, account, connector, body)
     assert changed["type"] == "MQTT" and "amqpConfig" not in changed
     assert changed["mqttConfig"] == {**mqtt, "signatureSecret": ""}
     back = await patch_connector(
