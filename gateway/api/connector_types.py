@@ -184,7 +184,9 @@ def _check(value: Any, schema: Mapping[str, Any], where: str) -> None:
         if "pattern" in schema and not re.search(schema["pattern"], value):
             raise BadRequest(f"{where} is not valid: {schema.get('description', '')}")
     elif kind == "integer":
-        if not isinstance(value, int) or isinstance(value, bool):
+        # JSON Schema counts 10.0 as an integer too.
+        integral = isinstance(value, float) and value.is_integer()
+        if not (isinstance(value, int) or integral) or isinstance(value, bool):
             raise BadRequest(f"{where} must be an integer")
         if not schema.get("minimum", value) <= value <= schema.get("maximum", value):
             raise BadRequest(
