@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -95,6 +96,8 @@ def mosquitto_process(directory: Path, acl: str | None = None) -> BrokerProcess:
     port = free_port()
     config = directory / f"mosquitto-{port}.conf"
     lines = [f"listener {port} 127.0.0.1", "allow_anonymous true", "persistence false"]
+    if os.geteuid() == 0:
+        lines.append("user root")  # else it drops to `mosquitto`, who cannot read tmp_path
     if acl is not None:
         acl_file = directory / f"acl-{port}"
         acl_file.write_text(acl)
