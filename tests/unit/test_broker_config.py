@@ -25,7 +25,8 @@ PIECES = st.sampled_from(
 TEMPLATE_TEXT = st.lists(st.one_of(PIECES, TEXT), max_size=5).map("".join)
 VALUES = st.one_of(
     TEMPLATE_TEXT, st.integers(-5, 2_000_000_000), st.booleans(), st.none(),
-    st.lists(st.integers(), max_size=2), st.floats(allow_nan=False), st.just(10.0), st.text(min_size=1030, max_size=1030),
+    st.lists(st.integers(), max_size=2), st.floats(allow_nan=False), st.just(10.0),
+    st.text(min_size=1030, max_size=1030),
 )  # fmt: skip
 
 
