@@ -198,7 +198,10 @@ class Senders:
     async def send(self, connector: Connector, message: Message) -> PushResult:
         """Deliver once; the result is ok only when the endpoint or broker acknowledged."""
         if connector.type == HTTP_PUSH:
-            return await post(self._session, connector.url, message.body, message.headers)
+            return await post(
+                self._session, connector.url, message.body, message.headers,
+                public_only=self._options.public_only,
+            )  # fmt: skip
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._options.timeout):
@@ -206,8 +209,7 @@ class Senders:
         except Exception as error:  # every client library failure is an outcome, with its text
             text = redact(str(error) or type(error).__name__, connector.url, connector.config)
             return PushResult(
-                None, time.perf_counter() - started, timed_out=isinstance(error, TimeoutError),
-                error=error_class(error), message=text,
+                None, time.perf_counter() - started, error=error_class(error), message=text
             )
         return PushResult(None, time.perf_counter() - started, acknowledged=True)
 

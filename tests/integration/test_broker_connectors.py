@@ -13,7 +13,7 @@ import pytest
 
 from gateway.api import auth
 from gateway.config import Settings
-from tests.conftest import Account, Gateway
+from tests.harness import Account, Gateway
 from tests.integration.helpers import assert_error, snapshot
 from tests.integration.support import connector_id, get_connector, patch_connector
 

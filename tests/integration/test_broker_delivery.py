@@ -15,7 +15,7 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from tests.conftest import Account, Gateway
+from tests.harness import Account, Gateway
 from tests.integration.destinations import DESTINATIONS, Destination
 from tests.integration.support import connector_id, queued
 from tests.receiver import Receiver

@@ -10,7 +10,7 @@ import aio_pika
 import redis.asyncio as redis
 import structlog
 
-from tests.conftest import Gateway
+from tests.harness import Gateway
 from tests.integration.brokers import RABBITMQ, mosquitto_process, running, unique
 from tests.integration.destinations import AmqpDestination, NatsDestination, RedisDestination
 from tests.integration.support import connector_id, queued

@@ -9,7 +9,7 @@ import time
 import jwt
 import orjson
 
-from tests.conftest import Gateway
+from tests.harness import Gateway
 from tests.integration.support import (
     black_hole,
     connector_id,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Gateway
 from tests.e2e.processes import free_port, wait_for
+from tests.harness import Gateway
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
