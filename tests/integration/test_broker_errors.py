@@ -3,13 +3,20 @@ visible with the broker's own words; it never counts as delivered."""
 
 from __future__ import annotations
 
+import socket
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
 import aio_pika
+import aiohttp
+import pytest
 import redis.asyncio as redis
 import structlog
 
+from gateway.model import Connector
+from gateway.push.addresses import is_public_address
+from gateway.push.senders import Message, Options, Senders
 from tests.harness import Gateway
 from tests.integration.brokers import RABBITMQ, mosquitto_process, running, unique
 from tests.integration.destinations import AmqpDestination, NatsDestination, RedisDestination
@@ -101,3 +108,33 @@ async def test_redis_a_key_of_another_type_is_a_failure(tmp_path: Path, gateway:
         assert failure["error"] == "broker_error" and "WRONGTYPE" in failure["message"]
     finally:
         await destination.close()
+
+
+BROKER_URLS = {
+    "AMQP": ("amqp://guest:guest@{host}:5672/", {"exchange": "", "routingKey": "q"}),
+    "MQTT": ("mqtt://{host}:1883", {"topic": "t"}),
+    "NATS": ("nats://{host}:4222", {"subject": "s"}),
+    "REDIS_STREAM": ("redis://{host}:6379/0", {"stream": "s"}),
+}
+
+
+@pytest.mark.parametrize("type_", sorted(BROKER_URLS))
+async def test_a_broker_name_that_resolves_to_a_private_address_is_refused_before_connecting(
+    type_: str,
+) -> None:
+    host = socket.gethostname()  # a name that is not local by its form, resolved by the system
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        pytest.skip(f"this machine's name {host!r} does not resolve")
+    if any(is_public_address(ip_address(address)) for address in addresses):
+        pytest.skip(f"this machine's name {host!r} resolves to a public address")
+    url, config = BROKER_URLS[type_]
+    connector = Connector("p", "c", type=type_, url=url.format(host=host), config=config)
+    message = Message(b"{}", {}, "p", "d", "touch", "e", 1)
+    async with aiohttp.ClientSession() as session:
+        senders = Senders(session, Options(timeout=2.0, public_only=True, ca_bundle=None))
+        result = await senders.send(connector, message)
+        await senders.close()
+    assert not result.ok
+    assert result.error == "target_refused", result
