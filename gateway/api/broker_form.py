@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from gateway.api.connector_types import ConnectorType, validate_config
 from gateway.errors import BadRequest
 from gateway.model import Connector
 
-MASKED = "********"
 _OWN_FIELDS = ("url", "signatureSecret")
 
 
@@ -25,28 +23,13 @@ def stored_config(connector: Connector) -> dict[str, Any]:
             **connector.config}  # fmt: skip
 
 
-def mask_url(url: str) -> str:
-    """The URL with its password (or token, NATS's lone user part) replaced by asterisks."""
-    parts = urlsplit(url)
-    if not parts.username and not parts.password:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    user = f"{parts.username}:{MASKED}" if parts.password is not None else MASKED
-    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
-
-
-def config_json(entry: ConnectorType, connector: Connector, *, show_secret: bool) -> dict[str, Any]:
-    """Every string field of the type present ("" when unset); credentials masked unless the
-    caller may edit the connector."""
+def config_json(entry: ConnectorType, connector: Connector) -> dict[str, Any]:
+    """Every string field of the type present ("" when unset), credentials included: the
+    caller masks them for readers (api/credentials.py)."""
     shown: dict[str, Any] = {
         key: "" for key, spec in entry.properties.items() if spec["type"] == "string"
     }
     shown.update(stored_config(connector))
-    if not show_secret:
-        shown["url"] = mask_url(connector.url)
-        for key in ("signatureSecret", "credentials"):
-            if shown.get(key):
-                shown[key] = MASKED
     return shown
 
 

@@ -10,14 +10,14 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway.api import broker_form
+from gateway.api import broker_form, credentials
 from gateway.api.connector_types import BY_TYPE, CONFIG_KEYS, connector_type
 from gateway.errors import BadRequest
 from gateway.model import ACTIVE, EVENT_TYPES, HTTP_PUSH, Connector
 from gateway.push.addresses import connect_host, is_public_url
 
 CLIENT_STATUSES = (ACTIVE, "USER_DISABLED")
-MASKED_SECRET = "********"
+MASKED_SECRET = credentials.MASK
 FIELDS = ("displayName", "status", "events", "labels", "type", *CONFIG_KEYS)
 HTTP_FIELDS = ("url", "signatureSecret", "headers")
 # Headers the gateway owns on every push; a connector may not override them.
@@ -26,13 +26,15 @@ RESERVED_HEADERS = frozenset(
      "x-dt-signature", "te", "upgrade", "keep-alive", "proxy-connection", "expect"}
 )
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# What a header value may not hold: every C0 control but HTAB, and DEL (RFC 9110 §5.5).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 MAX_NAME, MAX_URL, MAX_SECRET = 256, 2048, 1024
 MAX_LABELS, MAX_LABEL_KEY = 100, 256
 MAX_HEADERS, MAX_HEADER_VALUE = 50, 4096
 
 
 def connector_json(connector: Connector, *, show_secret: bool) -> dict[str, Any]:
-    """The resource as the API shows it; a secret masked unless the caller may edit."""
+    """The resource as the API shows it; its credentials masked unless the caller may edit."""
     resource: dict[str, Any] = {
         "name": f"projects/{connector.project_id}/dataconnectors/{connector.id}",
         "displayName": connector.display_name,
@@ -43,19 +45,14 @@ def connector_json(connector: Connector, *, show_secret: bool) -> dict[str, Any]
     }
     entry = BY_TYPE[connector.type]
     if connector.type != HTTP_PUSH:
-        resource[entry.config_key] = broker_form.config_json(
-            entry, connector, show_secret=show_secret
-        )
-        return resource
-    secret = connector.signature_secret
-    if secret and not show_secret:
-        secret = MASKED_SECRET
-    resource["httpConfig"] = {
-        "url": connector.url,
-        "signatureSecret": secret,
-        "headers": dict(connector.headers),
-    }
-    return resource
+        resource[entry.config_key] = broker_form.config_json(entry, connector)
+    else:
+        resource["httpConfig"] = {
+            "url": connector.url,
+            "signatureSecret": connector.signature_secret,
+            "headers": dict(connector.headers),
+        }
+    return resource if show_secret else credentials.mask(resource)
 
 
 def _string(value: Any, name: str, limit: int) -> str:
@@ -98,6 +95,13 @@ def parse_status(value: Any) -> str:
     return str(value)
 
 
+# How a developer reaches a receiver on their own machine; the guard itself stays as it is.
+LOCAL_TARGETS_HINT = (
+    " (to push to a receiver on your own machine during development, start the gateway with"
+    " GATEWAY_ALLOW_INSECURE_TARGETS=true)"
+)
+
+
 def parse_url(value: Any, *, allow_insecure: bool) -> str:
     url = _string(value, "httpConfig.url", MAX_URL)
     try:
@@ -109,11 +113,12 @@ def parse_url(value: Any, *, allow_insecure: bool) -> str:
         raise BadRequest("httpConfig.url is not a valid URL") from None
     allowed = ("https", "http") if allow_insecure else ("https",)
     if parts.scheme not in allowed or not host:
-        raise BadRequest("httpConfig.url must be an https:// URL")
+        hint = LOCAL_TARGETS_HINT if parts.scheme == "http" else ""
+        raise BadRequest("httpConfig.url must be an https:// URL" + hint)
     if parts.username or parts.password:
         raise BadRequest("httpConfig.url must not carry credentials; use headers")
     if not allow_insecure and not is_public_url(url):
-        raise BadRequest("httpConfig.url must point to a public address")
+        raise BadRequest("httpConfig.url must point to a public address" + LOCAL_TARGETS_HINT)
     return url
 
 
@@ -129,8 +134,10 @@ def parse_headers(value: Any) -> dict[str, str]:
         if name.lower() in RESERVED_HEADERS:
             raise BadRequest(f"httpConfig.headers: {name} is set by the gateway")
         text = _string(text, f"httpConfig.headers.{name}", MAX_HEADER_VALUE)
-        if any(char in text for char in "\r\n\0"):
-            raise BadRequest(f"httpConfig.headers.{name} must not contain line breaks")
+        if _CONTROL.search(text):
+            raise BadRequest(
+                f"httpConfig.headers.{name} must not contain line breaks or control characters"
+            )
         headers[name] = text
     return headers
 
@@ -158,7 +165,11 @@ def _apply_http_config(
 def apply_changes(
     connector: Connector, body: Mapping[str, Any], paths: list[str], *, allow_insecure: bool
 ) -> Connector:
-    """The connector with the fields named by `paths` taken from `body` (absent ones cleared)."""
+    """The connector with the fields named by `paths` taken from `body` (absent ones cleared).
+
+    A credential sent back in its masked form keeps the stored value.
+    """
+    body = credentials.restore_masked(body, connector_json(connector, show_secret=True))
     unknown = sorted(set(body) - set(FIELDS) - {"name"})
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(unknown)}")

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.api.broker_form import mask_url
 from gateway.api.connector_types import CATALOG, _check
+from gateway.api.credentials import mask_url
 from gateway.errors import BadRequest
 from gateway.push.senders import Message, redact
 
