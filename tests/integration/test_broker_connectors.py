@@ -178,3 +178,15 @@ async def test_a_connector_may_change_type_with_the_whole_config_of_the_new_one(
         gateway, account, connector, {"type": "HTTP_PUSH", "httpConfig": {"url": "https://h.example"}}
     )
     assert back["httpConfig"] == {"url": "https://h.example", "signatureSecret": "", "headers": {}}
+
+
+async def test_a_masked_config_sent_back_keeps_the_stored_credentials(gateway: Gateway) -> None:
+    account = await gateway.project()
+    connector = connector_id(await create(gateway, account, {"type": "AMQP", "amqpConfig": AMQP}))
+    reader = await gateway.account(account.project_id, auth.USER)
+    shown = (await get_connector(gateway, reader, connector))["amqpConfig"]
+    assert shown["url"] != AMQP["url"]
+    changed = await patch_connector(
+        gateway, account, connector, {"amqpConfig": {**shown, "routingKey": "{deviceId}"}}
+    )
+    assert changed["amqpConfig"] == {**AMQP, "routingKey": "{deviceId}"}
