@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.api import broker_form, credentials
-from gateway.api.connector_types import BY_TYPE, CONFIG_KEYS, connector_type
+from gateway.api.connector_types import BY_TYPE, CONFIG_KEYS, ConnectorType, connector_type
 from gateway.errors import BadRequest
 from gateway.model import ACTIVE, EVENT_TYPES, HTTP_PUSH, Connector
 from gateway.push.addresses import connect_host, is_public_url
@@ -162,6 +162,18 @@ def _apply_http_config(
     return replace(connector, **changes)
 
 
+def _type_of_change(
+    connector: Connector, body: Mapping[str, Any], paths: list[str]
+) -> ConnectorType:
+    """The connector's type after the change; a config key of another type is refused."""
+    entry = connector_type(body.get("type", connector.type) if "type" in paths else connector.type)
+    for key in CONFIG_KEYS:
+        named = key in body or any(path.startswith(key + ".") for path in paths)
+        if key != entry.config_key and named:
+            raise BadRequest(f"a {entry.type} connector takes {entry.config_key}, not {key}")
+    return entry
+
+
 def apply_changes(
     connector: Connector, body: Mapping[str, Any], paths: list[str], *, allow_insecure: bool
 ) -> Connector:
@@ -173,11 +185,7 @@ def apply_changes(
     unknown = sorted(set(body) - set(FIELDS) - {"name"})
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(unknown)}")
-    entry = connector_type(body.get("type", connector.type) if "type" in paths else connector.type)
-    for key in CONFIG_KEYS:
-        named = key in body or any(path.startswith(key + ".") for path in paths)
-        if key != entry.config_key and named:
-            raise BadRequest(f"a {entry.type} connector takes {entry.config_key}, not {key}")
+    entry = _type_of_change(connector, body, paths)
     changes: dict[str, Any] = {}
     if "displayName" in paths:
         changes["display_name"] = _string(body.get("displayName", ""), "displayName", MAX_NAME)
