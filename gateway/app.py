@@ -18,7 +18,22 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.api import dataconnectors, dataconnectortypes, devices, events, health, oauth, openapi
+from gateway.api import (
+    console,
+    dataconnectors,
+    dataconnectortypes,
+    deliveries,
+    devices,
+    events,
+    health,
+    members,
+    oauth,
+    openapi,
+    projects,
+    roles,
+    serviceaccounts,
+    stream,
+)
 from gateway.api.admission import INGEST_GATE, IngestGate
 from gateway.api.common import SERVICES, Services
 from gateway.api.errors import error_middleware
@@ -27,6 +42,7 @@ from gateway.api.readiness import DATABASE_CHECK, DatabaseCheck
 from gateway.clock import Clock, system_clock
 from gateway.config import Settings
 from gateway.dispatch import maintenance
+from gateway.dispatch.attempt_log import AttemptLog, SamplePusher
 from gateway.dispatch.dispatcher import Dispatcher
 from gateway.dispatch.listener import Listener
 from gateway.dispatch.registry import ConnectorRegistry
@@ -54,7 +70,7 @@ def create_app(
     if not settings.database_url:
         raise ValueError("create_app needs settings.database_url")
     app = web.Application(
-        middlewares=[_metrics_middleware, error_middleware],
+        middlewares=[_metrics_middleware, error_middleware, console.session_middleware],
         client_max_size=settings.max_body,
     )
     app[TASKS] = {}
@@ -63,10 +79,14 @@ def create_app(
     app[METRICS] = metrics or Metrics()
     app[AUTH_FAILURES] = FailureLimiter(settings.auth_failure_limit)
     app[INGEST_GATE] = IngestGate(settings.ingest_concurrency)
-    for module in (dataconnectors, dataconnectortypes, devices, events, oauth, health, openapi):
+    for module in (dataconnectors, deliveries, devices, events, oauth, health, openapi):
+        app.add_routes(module.routes)
+    for module in (dataconnectortypes, stream, projects, serviceaccounts, members, roles, console):
         app.add_routes(module.routes)
     app[health.READINESS] = lambda: _readiness(app)
     app.cleanup_ctx.extend([_database, _http_client, _delivery])
+    app.cleanup_ctx.extend([stream.streaming, projects.purging])
+    app.on_shutdown.append(stream.end_streams)
     return app
 
 
@@ -123,6 +143,10 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
         settings.push_timeout, not settings.allow_insecure_targets, settings.ca_bundle
     ))  # fmt: skip
     app[SENDERS] = senders
+    services = app[SERVICES]
+    app[deliveries.SAMPLE_PUSHER] = SamplePusher(
+        session, services.db, services.clock, not settings.allow_insecure_targets
+    )
     try:
         yield
     finally:
@@ -134,8 +158,10 @@ async def _delivery(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     settings = services.settings
     registry = ConnectorRegistry(services.db)
+    sinks = [AttemptLog(services.clock)] if settings.attempt_log else []
     dispatcher = Dispatcher(
-        settings, services.db, app[SENDERS], registry, services.metrics, services.clock
+        settings, services.db, app[SENDERS], registry, services.metrics, services.clock,
+        sinks,
     )
     app[REGISTRY] = registry
     app[DISPATCHER] = dispatcher

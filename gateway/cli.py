@@ -14,7 +14,8 @@ import asyncpg
 import orjson
 import structlog
 
-from gateway import failures, listen, logs
+from gateway import admin as admin_cli
+from gateway import delivery_admin, failures, listen, logs
 from gateway.api import auth
 from gateway.clock import system_clock
 from gateway.config import ConfigError, Settings
@@ -40,11 +41,17 @@ def serve(settings: Settings) -> None:
     from gateway.app import create_app, server_options
 
     before, after = raise_open_files_limit()
-    structlog.get_logger(__name__).info("open_files_limit", soft_before=before, soft=after)
+
+    async def report_open_files_limit(_app: web.Application) -> None:
+        # Once started, so that a start-up failure stays the first line of the output.
+        structlog.get_logger(__name__).info("open_files_limit", soft_before=before, soft=after)
+
     use_uvloop()
     with database(settings) as ready:
+        app = create_app(ready)
+        app.on_startup.append(report_open_files_limit)
         web.run_app(
-            create_app(ready),
+            app,
             host=ready.host,
             port=ready.port,
             shutdown_timeout=ready.shutdown_timeout,
@@ -84,6 +91,15 @@ async def _create_service_account(url: str, project: str, role: str) -> dict[str
         await db.close()
 
 
+async def _admin(url: str, arguments: argparse.Namespace) -> Any:
+    await _migrate(url)
+    db = await create_pool(url, 2)
+    try:
+        return await admin_cli.run(db, arguments)
+    finally:
+        await db.close()
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -104,6 +120,8 @@ def parser() -> argparse.ArgumentParser:
     account = admin_commands.add_parser("create-service-account", help="create a service account")
     account.add_argument("--project", required=True)
     account.add_argument("--role", default=auth.DEVELOPER, choices=auth.ROLES)
+    admin_cli.add_commands(admin_commands)
+    delivery_admin.add_commands(admin_commands)
     return top
 
 
@@ -138,13 +156,19 @@ def _command(arguments: argparse.Namespace, settings: Settings) -> int:
     with database(settings) as ready:
         assert ready.database_url is not None
         result = asyncio.run(_run(arguments, ready.database_url))
+    if result is None:  # commands printing JSON lines have printed them
+        return 0
     print(orjson.dumps(result).decode())
-    return 0
+    return 1 if isinstance(result, dict) and "error" in result else 0
 
 
 async def _run(arguments: argparse.Namespace, url: str) -> Any:
     if arguments.command == "migrate":
         return {"applied": await _migrate(url), "at": datetime.now(UTC).isoformat()}
+    if arguments.admin_command in delivery_admin.COMMANDS:
+        return await delivery_admin.run(arguments, url)
     if arguments.admin_command == "create-project":
         return await _create_project(url, arguments.name)
+    if arguments.admin_command in admin_cli.COMMANDS:
+        return await _admin(url, arguments)
     return await _create_service_account(url, arguments.project, arguments.role)

@@ -128,6 +128,18 @@ class Settings:
     retention: float = _setting(
         2678400.0, _positive(float), "events and push statistics older than this are deleted"
     )
+    attempt_log: bool = _setting(
+        True, _bool, "record every push attempt and every delivered delivery in the delivery log"
+    )
+    attempt_retention: float = _setting(
+        259200.0, _positive(float), "push attempts and finished deliveries are kept this long"
+    )
+    replay_limit: int = _setting(
+        1000000, _positive(int), "most deliveries one :replay may queue"
+    )
+    test_push_limit: int = _setting(
+        10, _positive(int), ":test pushes allowed per connector per minute"
+    )
     auth_failure_limit: int = _setting(
         10, _positive(int), "failed sign-ins per service-account key per minute before a 429"
     )
@@ -141,7 +153,13 @@ class Settings:
         " answer (idle connections close then too), and its body within this time after them",
     )
     max_body: int = _setting(1048576, _positive(int), "largest request body accepted, in bytes")
+    console_session_lifetime: float = _setting(
+        28800.0, _positive(float), "how long a web console sign-in lasts"
+    )
     pool_size: int = _setting(10, _positive(int), "PostgreSQL connections per process")
+    stream_buffer: int = _setting(
+        1048576, _positive(int), "bytes held for a slow event stream reader before it is cut off"
+    )
     dispatcher: bool = _setting(True, _bool, "run the dispatcher in this process")
     shutdown_timeout: float = _setting(
         10.0, _positive(float), "on SIGTERM, how long in-flight pushes may finish"

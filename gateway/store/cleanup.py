@@ -7,11 +7,13 @@ import asyncpg
 from gateway.store import sql
 
 _STEPS = (
-    "lock_project_connectors_to_remove",
+    "lock_connectors_of_project",
     "delete_project_deliveries",
     "delete_project_events",
     "delete_project_reported",
     "delete_project_push_stats",
+    "delete_project_attempts",
+    "delete_project_finished_deliveries",
     "delete_project_only_accounts",
     "delete_project",
 )

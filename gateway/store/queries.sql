@@ -1,35 +1,6 @@
 -- Every runtime query of the gateway, as named blocks ("-- name: <name>") loaded once.
 -- Times are parameters, never now(): they come from the application's clock.
 
--- name: create_project
-INSERT INTO projects (id, display_name, created_at) VALUES ($1, $2, $3);
-
--- name: create_service_account
-INSERT INTO service_accounts (key_id, email, secret_sha256, created_at) VALUES ($1, $2, $3, $4);
-
--- name: add_member
-INSERT INTO members (project_id, key_id, role) VALUES ($1, $2, $3)
-ON CONFLICT (project_id, key_id) DO UPDATE SET role = excluded.role;
-
--- name: service_account
-SELECT key_id, email, secret_sha256 FROM service_accounts WHERE key_id = $1;
-
--- name: roles_by_key
-SELECT a.secret_sha256, m.project_id, m.role
-FROM service_accounts a LEFT JOIN members m ON m.key_id = a.key_id
-WHERE a.key_id = $1;
-
--- name: insert_access_token
-INSERT INTO access_tokens (token_sha256, key_id, expires_at) VALUES ($1, $2, $3);
-
--- name: roles_by_access_token
-SELECT t.key_id, m.project_id, m.role
-FROM access_tokens t LEFT JOIN members m ON m.key_id = t.key_id
-WHERE t.token_sha256 = $1 AND t.expires_at > $2;
-
--- name: delete_expired_access_tokens
-DELETE FROM access_tokens WHERE expires_at <= $1;
-
 -- name: list_connectors
 SELECT * FROM connectors WHERE project_id = $1 AND id > $2 ORDER BY id LIMIT $3;
 
@@ -68,7 +39,17 @@ RETURNING connectors.*;
 DELETE FROM connectors WHERE project_id = $1 AND id = $2 RETURNING id;
 
 -- name: drop_connector_queue
-DELETE FROM deliveries WHERE project_id = $1 AND connector_id = $2;
+-- A connector disabled or deleted loses its queue; each delivery goes to the log with reason $3.
+WITH gone AS (
+    DELETE FROM deliveries WHERE project_id = $1 AND connector_id = $2
+    RETURNING id, project_id, connector_id, event_id, created_at
+)
+INSERT INTO finished_deliveries
+    (id, project_id, connector_id, event_id, event_type, device_id, status, drop_reason, test,
+     created_at, finished_at)
+SELECT g.id, g.project_id, g.connector_id, g.event_id, coalesce(e.event_type, ''),
+       coalesce(e.device_id, ''), 'DROPPED', $3, false, g.created_at, $4
+FROM gone g LEFT JOIN events e ON e.project_id = g.project_id AND e.id = g.event_id;
 
 -- name: notify_connector_changed
 SELECT pg_notify('gateway_connectors', $1);
@@ -158,6 +139,12 @@ WITH input AS (
       ON c.project_id = $1 AND c.status = 'ACTIVE'
      AND (c.events = '{}' OR s.event_type = ANY (c.events))
     RETURNING connector_id
+), announced AS (
+    -- Event streams in every replica hear of the new events on commit: "<project> <id> ...",
+    -- 100 ids per notification, within PostgreSQL's 8000-byte payload limit.
+    SELECT pg_notify('gateway_events', $1 || ' ' || string_agg(id, ' '))
+    FROM (SELECT id, (row_number() OVER () - 1) / 100 AS chunk FROM stored) AS numbered
+    GROUP BY chunk
 )
 -- The statement's snapshot of events holds no row `stored` inserts: these are the ids already
 -- stored before, answered with what is stored rather than with the republished data.
@@ -165,7 +152,8 @@ SELECT (SELECT count(*) FROM input) AS known,
        (SELECT array_agg(event_type) FROM stored) AS stored_types,
        (SELECT count(*) FROM queued) AS queued,
        (SELECT array_agg(body) FROM events
-        WHERE project_id = $1 AND id = ANY ($4::text[])) AS existing;
+        WHERE project_id = $1 AND id = ANY ($4::text[])) AS existing,
+       (SELECT count(*) FROM announced) AS announced;
 
 -- name: notify_deliveries
 SELECT pg_notify('gateway_deliveries', '');
@@ -259,7 +247,8 @@ WHERE c.project_id = u.project_id AND c.id = u.id AND c.status = 'ACTIVE'
 RETURNING c.project_id, c.id, c.failing_since, c.failure_streak;
 
 -- name: auto_disable
--- Connectors failing without a success since before $3 are disabled and their queues dropped.
+-- Connectors failing without a success since before $3 are disabled and their queues dropped
+-- into the log (CONNECTOR_DISABLED); each row also carries how many deliveries were dropped.
 WITH disabled AS (
     UPDATE connectors c SET status = 'SYSTEM_DISABLED'
     FROM unnest($1::text[], $2::text[]) AS u (project_id, id)
@@ -269,8 +258,17 @@ WITH disabled AS (
 ), dropped AS (
     DELETE FROM deliveries d USING disabled x
     WHERE d.project_id = x.project_id AND d.connector_id = x.id
+    RETURNING d.id, d.project_id, d.connector_id, d.event_id, d.created_at
+), logged AS (
+    INSERT INTO finished_deliveries
+        (id, project_id, connector_id, event_id, event_type, device_id, status, drop_reason, test,
+         created_at, finished_at)
+    SELECT g.id, g.project_id, g.connector_id, g.event_id, coalesce(e.event_type, ''),
+           coalesce(e.device_id, ''), 'DROPPED', 'CONNECTOR_DISABLED', false, g.created_at, $4
+    FROM dropped g LEFT JOIN events e ON e.project_id = g.project_id AND e.id = g.event_id
+    RETURNING 1
 )
-SELECT project_id, id FROM disabled;
+SELECT project_id, id, (SELECT count(*) FROM logged) AS dropped FROM disabled;
 
 -- name: add_push_stats
 INSERT INTO push_stats (project_id, connector_id, minute, bucket, successes, errors)
@@ -287,8 +285,18 @@ WHERE project_id = $1 AND connector_id = $2 AND minute >= $3
 GROUP BY bucket;
 
 -- name: expire_deliveries
-DELETE FROM deliveries
-WHERE id IN (SELECT id FROM deliveries WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED);
+-- Deliveries past their age go to the log as dropped (EXPIRED).
+WITH gone AS (
+    DELETE FROM deliveries
+    WHERE id IN (SELECT id FROM deliveries WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+    RETURNING id, project_id, connector_id, event_id, created_at
+)
+INSERT INTO finished_deliveries
+    (id, project_id, connector_id, event_id, event_type, device_id, status, drop_reason, test,
+     created_at, finished_at)
+SELECT g.id, g.project_id, g.connector_id, g.event_id, coalesce(e.event_type, ''),
+       coalesce(e.device_id, ''), 'DROPPED', 'EXPIRED', false, g.created_at, $1
+FROM gone g LEFT JOIN events e ON e.project_id = g.project_id AND e.id = g.event_id;
 
 -- name: queue_depth
 SELECT count(*) AS pending, min(due_at) AS oldest_due FROM deliveries;

@@ -6,11 +6,15 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from gateway.api import auth
+from gateway.config import Settings
 from gateway.store import accounts
-from tests.harness import Account, Gateway
+from tests.harness import Account, Gateway, configured
 from tests.integration.helpers import assert_error, snapshot
 
 HOOK = "https://example.com/hook"
@@ -29,6 +33,11 @@ class Route:
 
     def url(self, project: str, connector: str, device: str) -> str:
         return "/v2/projects/" + self.path.format(p=project, c=connector, d=device)
+
+
+def _window() -> Any:
+    now = datetime.now(UTC)
+    return {"startTime": (now - timedelta(hours=1)).isoformat(), "endTime": now.isoformat()}
 
 
 def _relabel(project: str, device: str) -> Any:
@@ -55,6 +64,10 @@ ROUTES = [
         lambda p, d: {"events": [{"device": d, "data": {"touch": {}}}]},
     ),
     Route("GET", "{p}/devices/{d}/events", write=False),
+    Route("GET", "{p}/dataconnectors/{c}/deliveries", write=False),
+    Route("POST", "{p}/dataconnectors/{c}:replay", lambda p, d: _window()),
+    Route("POST", "{p}/dataconnectors/{c}:redeliver", lambda p, d: {"eventIds": ["e1"]}),
+    Route("POST", "{p}/dataconnectors/{c}:test"),
 ]
 
 
@@ -141,7 +154,9 @@ async def test_role_is_per_project(gateway: Gateway) -> None:
     target = await tenant(gateway)
     other = await tenant(gateway)
     # A developer in `other` who is only a user in `target`.
-    await accounts.add_member(gateway.db, target.owner.project_id, other.owner.key_id, auth.USER)
+    await accounts.add_member(
+        gateway.db, target.owner.project_id, other.owner.key_id, auth.USER, gateway.clock()
+    )
     before = await snapshot(gateway.db)
     for route in ROUTES:
         if route.write:
@@ -154,6 +169,13 @@ async def test_role_is_per_project(gateway: Gateway) -> None:
 
 def basic(key_id: str, secret: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{key_id}:{secret}".encode()).decode()}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # Every route is tried with the same key's wrong secrets: far more failures than the
+    # sign-in limit lets through in a minute (tests/integration/test_auth_ratelimit.py).
+    return configured(settings, auth_failure_limit=10_000)
 
 
 async def test_missing_or_bad_credentials_get_401_everywhere(gateway: Gateway) -> None:
