@@ -144,9 +144,7 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
     ))  # fmt: skip
     app[SENDERS] = senders
     services = app[SERVICES]
-    app[deliveries.SAMPLE_PUSHER] = SamplePusher(
-        session, services.db, services.clock, not settings.allow_insecure_targets
-    )
+    app[deliveries.SAMPLE_PUSHER] = SamplePusher(senders, services.db, services.clock)
     try:
         yield
     finally:
