@@ -135,3 +135,18 @@ async def test_sync_publishes_each_devices_latest_events_again(
     await gateway.deliver()
     sent = Counter(orjson.loads(m.body)["event"]["eventId"] for m in await destination.messages(5))
     assert sent == Counter({first["eventId"]: 1, latest["eventId"]: 2, touch["eventId"]: 2})
+
+
+async def test_test_publishes_a_signed_sample_to_the_broker_and_logs_it(
+    destination: Destination, gateway: Gateway
+) -> None:
+    account = await gateway.project()
+    connector = await broker_connector(gateway, account, destination)
+    path = f"/v2/projects/{account.project_id}/dataconnectors/{connector}"
+    answer = await gateway.call("POST", path + ":test", account)
+    assert answer["error"] == "", answer
+    [message] = await destination.messages(1)
+    claims = jwt.decode(message.headers["X-Dt-Signature"], SECRET, algorithms=["HS256"])
+    assert claims["checksum_sha256"] == hashlib.sha256(message.body).hexdigest()
+    entries = (await gateway.call("GET", path + "/deliveries", account))["deliveries"]
+    assert [(entry["test"], entry["status"]) for entry in entries] == [(True, "DELIVERED")]
