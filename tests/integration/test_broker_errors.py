@@ -39,6 +39,10 @@ async def failures_of(gateway: Gateway, type_: str, key: str, config: dict[str, 
     counts = (await gateway.call("GET", path, account))["metrics"]
     assert (counts["successCount"], counts["errorCount"]) == (0, 1)
     [failure] = [entry for entry in logs if entry["event"] == "push_failed"]
+    # The delivery log shows the broker's words too.
+    entries = (await gateway.call("GET", path.replace(":metrics", "/deliveries"), account))
+    [attempt] = entries["deliveries"][0]["attempts"]
+    assert attempt["error"] == f"{failure['error']}: {failure['message']}"
     return failure
 
 
