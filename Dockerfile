@@ -11,7 +11,8 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY gateway ./gateway
 # The package carries its migrations and queries, so the installed copy is all the image needs.
-RUN pip install --no-cache-dir /src
+# [all]: the client of every broker a connector may publish to.
+RUN pip install --no-cache-dir "/src[all]"
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \

@@ -21,6 +21,7 @@ from aiohttp.typedefs import Handler
 from gateway.api import (
     console,
     dataconnectors,
+    dataconnectortypes,
     deliveries,
     devices,
     events,
@@ -47,6 +48,7 @@ from gateway.dispatch.listener import Listener
 from gateway.dispatch.registry import ConnectorRegistry
 from gateway.metrics import Metrics
 from gateway.push import post as push
+from gateway.push.senders import Options, Senders
 from gateway.store import create_pool, migrate
 
 log = structlog.get_logger(__name__)
@@ -55,6 +57,7 @@ SETTINGS = web.AppKey("settings", Settings)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 METRICS = web.AppKey("metrics", Metrics)
 HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
+SENDERS = web.AppKey("senders", Senders)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 REGISTRY = web.AppKey("registry", ConnectorRegistry)
 TASKS = web.AppKey("tasks", dict[str, asyncio.Task[None]])
@@ -78,7 +81,7 @@ def create_app(
     app[INGEST_GATE] = IngestGate(settings.ingest_concurrency)
     for module in (dataconnectors, deliveries, devices, events, oauth, health, openapi):
         app.add_routes(module.routes)
-    for module in (stream, projects, serviceaccounts, members, roles, console):
+    for module in (dataconnectortypes, stream, projects, serviceaccounts, members, roles, console):
         app.add_routes(module.routes)
     app[health.READINESS] = lambda: _readiness(app)
     app.cleanup_ctx.extend([_database, _http_client, _delivery])
@@ -136,13 +139,16 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
         public_only=not settings.allow_insecure_targets,
     )
     app[HTTP_CLIENT] = session
+    senders = Senders(session, Options(
+        settings.push_timeout, not settings.allow_insecure_targets, settings.ca_bundle
+    ))  # fmt: skip
+    app[SENDERS] = senders
     services = app[SERVICES]
-    app[deliveries.SAMPLE_PUSHER] = SamplePusher(
-        session, services.db, services.clock, not settings.allow_insecure_targets
-    )
+    app[deliveries.SAMPLE_PUSHER] = SamplePusher(senders, services.db, services.clock)
     try:
         yield
     finally:
+        await senders.close()
         await session.close()
 
 
@@ -152,7 +158,7 @@ async def _delivery(app: web.Application) -> AsyncIterator[None]:
     registry = ConnectorRegistry(services.db)
     sinks = [AttemptLog(services.clock)] if settings.attempt_log else []
     dispatcher = Dispatcher(
-        settings, services.db, app[HTTP_CLIENT], registry, services.metrics, services.clock,
+        settings, services.db, app[SENDERS], registry, services.metrics, services.clock,
         sinks,
     )
     app[REGISTRY] = registry

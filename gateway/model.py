@@ -25,6 +25,12 @@ EVENT_TYPES: Final = frozenset({
     "contact", "probeWireStatus",
 })  # fmt: skip
 
+# Connector types: where a connector delivers. HTTP_PUSH is DT's; the others publish to a broker.
+HTTP_PUSH, AMQP, MQTT, NATS, REDIS_STREAM = "HTTP_PUSH", "AMQP", "MQTT", "NATS", "REDIS_STREAM"
+CONNECTOR_TYPES: Final = (HTTP_PUSH, AMQP, MQTT, NATS, REDIS_STREAM)
+# What a routing key, topic, subject or stream name may be made of, besides its own text.
+TEMPLATE_FIELDS: Final = ("projectId", "deviceId", "eventType")
+
 DEVICE_TYPES: Final = frozenset({
     "temperature", "proximity", "touch", "humidity", "proximityCounter", "touchCounter",
     "waterDetector", "co2", "motion", "deskOccupancy", "contact", "ccon",
@@ -42,6 +48,10 @@ class Connector:
     url: str = ""
     signature_secret: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
+    # `url` is the broker's for the other types; `config` holds the rest of their settings
+    # (exchange, routingKey, topic, subject, credentials, stream, maxLength), {} for HTTP_PUSH.
+    type: str = HTTP_PUSH
+    config: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Connector:
@@ -55,10 +65,15 @@ class Connector:
             url=row["url"],
             signature_secret=row["signature_secret"],
             headers=row["headers"],
+            type=row["type"],
+            config=row["config"],
         )
 
     def __repr__(self) -> str:
-        return f"Connector(project_id={self.project_id!r}, id={self.id!r}, status={self.status!r})"
+        return (
+            f"Connector(project_id={self.project_id!r}, id={self.id!r}, type={self.type!r}, "
+            f"status={self.status!r})"
+        )
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,15 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway.api import credentials
+from gateway.api import broker_form, credentials
+from gateway.api.connector_types import BY_TYPE, CONFIG_KEYS, ConnectorType, connector_type
 from gateway.errors import BadRequest
-from gateway.model import ACTIVE, EVENT_TYPES, Connector
+from gateway.model import ACTIVE, EVENT_TYPES, HTTP_PUSH, Connector
 from gateway.push.addresses import connect_host, is_public_url
 
 CLIENT_STATUSES = (ACTIVE, "USER_DISABLED")
 MASKED_SECRET = credentials.MASK
-FIELDS = ("displayName", "status", "events", "labels", "httpConfig", "type")
+FIELDS = ("displayName", "status", "events", "labels", "type", *CONFIG_KEYS)
 HTTP_FIELDS = ("url", "signatureSecret", "headers")
 # Headers the gateway owns on every push; a connector may not override them.
 RESERVED_HEADERS = frozenset(
@@ -34,20 +35,24 @@ MAX_HEADERS, MAX_HEADER_VALUE = 50, 4096
 
 def connector_json(connector: Connector, *, show_secret: bool) -> dict[str, Any]:
     """The resource as the API shows it; its credentials masked unless the caller may edit."""
-    shown = {
+    resource: dict[str, Any] = {
         "name": f"projects/{connector.project_id}/dataconnectors/{connector.id}",
         "displayName": connector.display_name,
-        "type": "HTTP_PUSH",
+        "type": connector.type,
         "status": connector.status,
         "events": list(connector.events),
         "labels": list(connector.labels),
-        "httpConfig": {
+    }
+    entry = BY_TYPE[connector.type]
+    if connector.type != HTTP_PUSH:
+        resource[entry.config_key] = broker_form.config_json(entry, connector)
+    else:
+        resource["httpConfig"] = {
             "url": connector.url,
             "signatureSecret": connector.signature_secret,
             "headers": dict(connector.headers),
-        },
-    }
-    return shown if show_secret else credentials.mask(shown)
+        }
+    return resource if show_secret else credentials.mask(resource)
 
 
 def _string(value: Any, name: str, limit: int) -> str:
@@ -157,6 +162,18 @@ def _apply_http_config(
     return replace(connector, **changes)
 
 
+def _type_of_change(
+    connector: Connector, body: Mapping[str, Any], paths: list[str]
+) -> ConnectorType:
+    """The connector's type after the change; a config key of another type is refused."""
+    entry = connector_type(body.get("type", connector.type) if "type" in paths else connector.type)
+    for key in CONFIG_KEYS:
+        named = key in body or any(path.startswith(key + ".") for path in paths)
+        if key != entry.config_key and named:
+            raise BadRequest(f"a {entry.type} connector takes {entry.config_key}, not {key}")
+    return entry
+
+
 def apply_changes(
     connector: Connector, body: Mapping[str, Any], paths: list[str], *, allow_insecure: bool
 ) -> Connector:
@@ -168,8 +185,7 @@ def apply_changes(
     unknown = sorted(set(body) - set(FIELDS) - {"name"})
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(unknown)}")
-    if body.get("type", "HTTP_PUSH") != "HTTP_PUSH":
-        raise BadRequest("type must be HTTP_PUSH")
+    entry = _type_of_change(connector, body, paths)
     changes: dict[str, Any] = {}
     if "displayName" in paths:
         changes["display_name"] = _string(body.get("displayName", ""), "displayName", MAX_NAME)
@@ -180,6 +196,16 @@ def apply_changes(
     if "labels" in paths:
         changes["labels"] = parse_labels(body.get("labels", []))
     connector = replace(connector, **changes)
+    if entry.type != HTTP_PUSH:
+        return broker_form.apply_broker_config(
+            connector, entry, body, paths, allow_insecure=allow_insecure
+        )
+    if connector.type != HTTP_PUSH:
+        # From a broker type to HTTP_PUSH: a whole httpConfig, nothing kept of the broker's.
+        paths = [*paths, *(f"httpConfig.{key}" for key in HTTP_FIELDS)]
+        connector = replace(connector, type=HTTP_PUSH, config={}, url="", signature_secret="")
+        if not isinstance(body.get("httpConfig"), dict) or "url" not in body["httpConfig"]:
+            raise BadRequest("httpConfig.url is required")
     http_keys = _http_keys(paths, body.get("httpConfig", {}))
     if http_keys:
         connector = _apply_http_config(
@@ -206,7 +232,9 @@ def patch_paths(body: Mapping[str, Any], update_mask: str | None) -> list[str]:
     paths = [path.strip() for path in (update_mask or "").split(",") if path.strip()]
     if not paths:
         return [name for name in FIELDS if name in body]
-    allowed = set(FIELDS) | {f"httpConfig.{key}" for key in HTTP_FIELDS}
+    allowed = set(FIELDS) | {
+        f"{entry.config_key}.{key}" for entry in BY_TYPE.values() for key in entry.properties
+    }
     unknown = sorted(set(paths) - allowed)
     if unknown:
         raise BadRequest(f"update_mask names unknown fields: {', '.join(unknown)}")
@@ -216,10 +244,11 @@ def patch_paths(body: Mapping[str, Any], update_mask: str | None) -> list[str]:
 def new_connector(
     project_id: str, connector_id: str, body: Mapping[str, Any], *, allow_insecure: bool
 ) -> Connector:
-    """A connector from a create request; httpConfig.url is required."""
-    config = body.get("httpConfig")
+    """A connector from a create request; the type's config and its url are required."""
+    entry = connector_type(body.get("type", HTTP_PUSH))
+    config = body.get(entry.config_key)
     if not isinstance(config, dict) or "url" not in config:
-        raise BadRequest("httpConfig.url is required")
-    paths = [*FIELDS, *(f"httpConfig.{key}" for key in HTTP_FIELDS)]
+        raise BadRequest(f"{entry.config_key}.url is required")
+    paths = [*FIELDS, *(f"{entry.config_key}.{key}" for key in entry.properties)]
     empty = Connector(project_id=project_id, id=connector_id)
     return apply_changes(empty, body, paths, allow_insecure=allow_insecure)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from gateway.errors import BadRequest
 
@@ -51,9 +52,39 @@ def _keep_values(sent: Any, stored: Any, name: str) -> Any:
     return {key: _keep_text(value, held.get(key), f"{name}.{key}") for key, value in sent.items()}
 
 
+def mask_url(url: Any) -> Any:
+    """A URL with its password (or its token: NATS's lone user part) replaced by the mask."""
+    if not isinstance(url, str):
+        return url
+    parts = urlsplit(url)
+    try:
+        has_password = parts.password is not None
+    except ValueError:
+        return url
+    if not parts.username and not has_password:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = f"{parts.username}:{MASK}" if has_password else MASK
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+
+
+def _keep_url(sent: Any, stored: Any, name: str) -> Any:
+    """A URL sent back with its password masked keeps the stored password."""
+    if isinstance(sent, str) and MASK in sent and isinstance(stored, str):
+        if sent == mask_url(stored):
+            return stored
+        raise BadRequest(f"{name}: {MASK} stands for a hidden password; send the URL itself")
+    return sent
+
+
+# Broker connectors: the URL's password, NATS credentials and the signature secret.
+_BROKER_CONFIGS = ("amqpConfig", "mqttConfig", "natsConfig", "redisConfig")
 CREDENTIALS = (
     Credential(("httpConfig", "signatureSecret"), _hide_text, _keep_text),
     Credential(("httpConfig", "headers"), _hide_values, _keep_values),
+    *(Credential((key, "url"), mask_url, _keep_url) for key in _BROKER_CONFIGS),
+    *(Credential((key, "signatureSecret"), _hide_text, _keep_text) for key in _BROKER_CONFIGS),
+    Credential(("natsConfig", "credentials"), _hide_text, _keep_text),
 )
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import time
 
-import aiohttp
 import asyncpg
 
 from gateway.clock import Clock
 from gateway.model import Connector, EventToPush
 from gateway.push import body as push_body
-from gateway.push import post as push
+from gateway.push.senders import Message, Senders
 from gateway.store import Connection, attempts, delivery_log
 from gateway.store.deliveries import Attempt, OutcomeBatch
 from gateway.store.delivery_log import TestDelivery
@@ -37,13 +36,10 @@ class SamplePusher:
     Not counted in :metrics or the push metrics; the log keeps it marked as a test.
     """
 
-    def __init__(
-        self, session: aiohttp.ClientSession, db: asyncpg.Pool, clock: Clock, public_only: bool
-    ) -> None:
-        self._session = session
+    def __init__(self, senders: Senders, db: asyncpg.Pool, clock: Clock) -> None:
+        self._senders = senders  # every connector type: an HTTP POST or a broker publish
         self._db = db
         self._clock = clock
-        self._public_only = public_only
 
     async def __call__(self, connector: Connector, event: EventToPush) -> Attempt:
         delivery_id = await delivery_log.next_delivery_id(self._db)
@@ -55,15 +51,17 @@ class SamplePusher:
         }
         body = push_body.render_body(event.body, {}, connector.labels, metadata)
         headers = push_body.request_headers(connector, body, time.time())
-        result = await push.post(
-            self._session, connector.url, body, headers, public_only=self._public_only
-        )
+        result = await self._senders.send(connector, Message(
+            body, headers, connector.project_id, event.device_id, event.event_type, event.id,
+            delivery_id,
+        ))  # fmt: skip
         now = self._clock()
         attempt = Attempt(
             delivery_id=delivery_id, project_id=connector.project_id, connector_id=connector.id,
             event_id=event.id, event_type=event.event_type, device_id=event.device_id, number=1,
             at=now, latency=result.elapsed, status=result.status, error=result.error,
             message=result.message, response_excerpt=result.excerpt,
+            acknowledged=result.acknowledged,
         )
         test = TestDelivery(
             delivery_id, connector.project_id, connector.id, event.id, event.event_type,

@@ -18,7 +18,6 @@ import contextlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-import aiohttp
 import asyncpg
 import structlog
 
@@ -31,6 +30,7 @@ from gateway.dispatch.registry import ConnectorRegistry
 from gateway.dispatch.retry import RetryPolicy
 from gateway.errors import DATABASE_UNAVAILABLE
 from gateway.metrics import Metrics
+from gateway.push.senders import Senders
 from gateway.store import deliveries
 from gateway.store.deliveries import BatchSink, ConnectorKey, OutcomeBatch
 
@@ -46,7 +46,7 @@ class Dispatcher:
         self,
         settings: Settings,
         db: asyncpg.Pool,
-        session: aiohttp.ClientSession,
+        senders: Senders,
         registry: ConnectorRegistry,
         metrics: Metrics,
         clock: Clock,
@@ -57,7 +57,7 @@ class Dispatcher:
         self._registry = registry
         self._metrics = metrics
         self._clock = clock
-        self._pusher = Pusher(session, metrics, clock, not settings.allow_insecure_targets)
+        self._pusher = Pusher(senders, metrics, clock)
         write = database_writer(
             db, clock, RetryPolicy.from_settings(settings), settings.auto_disable_after, sinks
         )

@@ -1,10 +1,10 @@
-"""Pushing one claimed delivery: its body and headers, the POST, and the attempt it makes."""
+"""Pushing one claimed delivery: its body and headers, the POST or broker publish, and the
+attempt it makes."""
 
 from __future__ import annotations
 
 import time
 
-import aiohttp
 import asyncpg
 import structlog
 
@@ -12,7 +12,8 @@ from gateway.clock import Clock
 from gateway.metrics import PUSH_OUTCOMES, Metrics, push_outcome
 from gateway.model import Connector
 from gateway.push import body as push_body
-from gateway.push.post import PushResult, post
+from gateway.push.post import PushResult
+from gateway.push.senders import Message, Senders
 from gateway.store.deliveries import Attempt
 
 log = structlog.get_logger(__name__)
@@ -21,20 +22,17 @@ log = structlog.get_logger(__name__)
 class Pusher:
     """Turns a claimed delivery row into a push and its `Attempt`, counting it in metrics."""
 
-    def __init__(
-        self, session: aiohttp.ClientSession, metrics: Metrics, clock: Clock, public_only: bool
-    ) -> None:
-        self._session = session
+    def __init__(self, senders: Senders, metrics: Metrics, clock: Clock) -> None:
+        self._senders = senders
         self._metrics = metrics
         self._clock = clock
-        self._public_only = public_only
         self._outcomes = {o: metrics.push_attempts.labels(o) for o in PUSH_OUTCOMES}
         self.in_flight = 0
         # Read when scraped: no gauge update (and its lock) twice per push.
         metrics.pushes_in_flight.set_function(lambda: self.in_flight)
 
     async def push(self, row: asyncpg.Record, connector: Connector) -> Attempt:
-        """POST the delivery to its connector once."""
+        """Send the delivery to its connector once (any type)."""
         metadata = {
             "deviceId": row["device_id"],
             "projectId": row["project_id"],
@@ -45,16 +43,20 @@ class Pusher:
         headers = push_body.request_headers(connector, body, time.time())
         self.in_flight += 1
         try:
-            result = await post(
-                self._session, connector.url, body, headers, public_only=self._public_only
-            )
+            message = Message(
+                body, headers, row["project_id"], row["device_id"], row["event_type"],
+                row["event_id"], row["id"],
+            )  # fmt: skip
+            result = await self._senders.send(connector, message)
         finally:
             self.in_flight -= 1
         return self._attempt(row, result)
 
     def _attempt(self, row: asyncpg.Record, result: PushResult) -> Attempt:
         now = self._clock()
-        self._outcomes[push_outcome(result.status, result.timed_out, result.error)].inc()
+        ok = result.ok  # a broker's acknowledgement has no HTTP status
+        outcome = "success" if ok else push_outcome(result.status, result.timed_out, result.error)
+        self._outcomes[outcome].inc()
         self._metrics.push_duration.observe(result.elapsed)
         if result.ok:
             lag = (now - row["stored_at"]).total_seconds()
@@ -86,4 +88,5 @@ class Pusher:
             message=result.message,
             retry_after=result.retry_after,
             response_excerpt=result.excerpt,
+            acknowledged=result.acknowledged,
         )

@@ -33,10 +33,11 @@ class PushResult:
     message: str | None = None
     retry_after: float | None = None
     excerpt: str | None = None  # the first KiB of a text or JSON answer
+    acknowledged: bool = False  # a broker confirmed it (connectors that are not HTTP_PUSH)
 
     @property
     def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
+        return self.acknowledged or (self.status is not None and 200 <= self.status < 300)
 
     @property
     def timed_out(self) -> bool:

@@ -31,6 +31,8 @@ def _values(connector: Connector) -> tuple[object, ...]:
         connector.url,
         connector.signature_secret,
         dict(connector.headers),
+        connector.type,
+        dict(connector.config),
     )
 
 

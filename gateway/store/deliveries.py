@@ -124,10 +124,11 @@ class Attempt:
     message: str | None = None  # a short sentence about the error, for people
     retry_after: float | None = None  # what a 429 or 503 asked for, in seconds
     response_excerpt: str | None = None  # the first KiB of a text or JSON answer
+    acknowledged: bool = False  # a broker confirmed it (connectors that are not HTTP_PUSH)
 
     @property
     def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
+        return self.acknowledged or (self.status is not None and 200 <= self.status < 300)
 
     @property
     def connector(self) -> ConnectorKey:
