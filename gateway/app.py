@@ -14,11 +14,12 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import aiohttp
+import asyncpg
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.api import dataconnectors, devices, events, health, oauth, openapi
+from gateway.api import dataconnectors, devices, events, health, oauth, openapi, signing_keys
 from gateway.api.common import SERVICES, Services
 from gateway.api.errors import error_middleware
 from gateway.clock import Clock, system_clock
@@ -28,8 +29,9 @@ from gateway.dispatch.dispatcher import Dispatcher
 from gateway.dispatch.listener import Listener
 from gateway.dispatch.registry import ConnectorRegistry
 from gateway.metrics import Metrics
+from gateway.push import asymmetric
 from gateway.push import post as push
-from gateway.store import create_pool, migrate
+from gateway.store import create_pool, migrate, secrets
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +41,8 @@ METRICS = web.AppKey("metrics", Metrics)
 HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 REGISTRY = web.AppKey("registry", ConnectorRegistry)
+SIGNER = web.AppKey("signer", asymmetric.AsymmetricSigner)
+SIGNING_KEY_REFRESH = 5.0  # seconds: how soon a rotation made elsewhere is used here
 TASKS = web.AppKey("tasks", dict[str, asyncio.Task[None]])
 
 
@@ -56,10 +60,10 @@ def create_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = metrics or Metrics()
-    for module in (dataconnectors, devices, events, oauth, health, openapi):
+    for module in (dataconnectors, devices, events, oauth, health, openapi, signing_keys):
         app.add_routes(module.routes)
     app[health.READINESS] = lambda: _readiness(app)
-    app.cleanup_ctx.extend([_database, _http_client, _delivery])
+    app.cleanup_ctx.extend([_database, _http_client, _signing, _delivery])
     return app
 
 
@@ -75,11 +79,18 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     assert settings.database_url is not None
     db = await create_pool(settings.database_url, settings.pool_size)
-    async with db.acquire() as connection:
-        await migrate.migrate(connection)
+    try:
+        async with db.acquire() as connection:
+            await migrate.migrate(connection)
+            box = await secrets.open_box(connection, settings.secret_key, settings.data_dir)
+    except BaseException:
+        await db.close()
+        raise
     metrics = app[METRICS]
     metrics.pool = db
-    app[SERVICES] = Services(settings=settings, db=db, clock=app[CLOCK], metrics=metrics)
+    app[SERVICES] = Services(
+        settings=settings, db=db, clock=app[CLOCK], metrics=metrics, box=box
+    )
     try:
         yield
     finally:
@@ -101,12 +112,37 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
         await session.close()
 
 
+async def _signing(app: web.Application) -> AsyncIterator[None]:
+    """The asymmetric signer with the key every replica shares, kept current after rotations."""
+    services = app[SERVICES]
+    settings = services.settings
+    if settings.asymmetric_signature:
+        issuer = asymmetric.issuer(settings.public_url, settings.host, settings.port)
+        signer = await asymmetric.load_signer(services.db, services.box, issuer, services.clock())
+        app[SIGNER] = signer
+
+        async def refresh_forever() -> None:
+            while True:
+                await asyncio.sleep(SIGNING_KEY_REFRESH)
+                with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                    await asymmetric.refresh(signer, services.db, services.box)
+
+        _start(app[TASKS], "signing_key_refresh", refresh_forever)
+    yield
+
+
 async def _delivery(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     settings = services.settings
-    registry = ConnectorRegistry(services.db)
+    registry = ConnectorRegistry(services.db, services.box)
     dispatcher = Dispatcher(
-        settings, services.db, app[HTTP_CLIENT], registry, services.metrics, services.clock
+        settings,
+        services.db,
+        app[HTTP_CLIENT],
+        registry,
+        services.metrics,
+        services.clock,
+        signer=app.get(SIGNER),
     )
     app[REGISTRY] = registry
     app[DISPATCHER] = dispatcher

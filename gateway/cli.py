@@ -18,7 +18,9 @@ from gateway.clock import system_clock
 from gateway.config import ConfigError, Settings
 from gateway.embedded import database, use_uvloop
 from gateway.ids import new_id
-from gateway.store import accounts, create_pool, migrate
+from gateway.push import asymmetric
+from gateway.store import accounts, create_pool, migrate, secrets
+from gateway.store.crypto import SecretKeyError
 
 
 def serve(settings: Settings) -> None:
@@ -68,6 +70,21 @@ async def _create_service_account(url: str, project: str, role: str) -> dict[str
         await db.close()
 
 
+async def _with_box(settings: Settings, url: str, command: str) -> dict[str, Any]:
+    """Commands on sealed secrets: rotate the signing key, or re-seal under the first key."""
+    await _migrate(url)
+    db = await create_pool(url, 2)
+    try:
+        async with db.acquire() as connection:
+            box = await secrets.open_box(connection, settings.secret_key, settings.data_dir)
+        if command == "rotate-signing-key":
+            kid = await asymmetric.rotate(db, box, system_clock())
+            return {"kid": kid, "previousKey": "published until its last tokens expired"}
+        return {"resealed": await secrets.reseal_all(db, box)}
+    finally:
+        await db.close()
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -83,6 +100,12 @@ def parser() -> argparse.ArgumentParser:
     account = admin_commands.add_parser("create-service-account", help="create a service account")
     account.add_argument("--project", required=True)
     account.add_argument("--role", default=auth.DEVELOPER, choices=auth.ROLES)
+    admin_commands.add_parser(
+        "rotate-signing-key", help="sign pushes with a new asymmetric key from now on"
+    )
+    admin_commands.add_parser(
+        "reencrypt-secrets", help="seal the stored secrets again under the first secret key"
+    )
     return top
 
 
@@ -94,6 +117,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, settings.log_format)
+    try:
+        return _command(arguments, settings)
+    except SecretKeyError as error:
+        print(f"secret key error: {error}", file=sys.stderr)
+        return 2
+
+
+def _command(arguments: argparse.Namespace, settings: Settings) -> int:
     if arguments.command == "serve":
         serve(settings)
         return 0
@@ -103,14 +134,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_demo(settings, rate=arguments.rate, duration=arguments.duration)
     with database(settings) as ready:
         assert ready.database_url is not None
-        result = asyncio.run(_run(arguments, ready.database_url))
+        result = asyncio.run(_run(arguments, ready))
     print(orjson.dumps(result).decode())
     return 0
 
 
-async def _run(arguments: argparse.Namespace, url: str) -> Any:
+async def _run(arguments: argparse.Namespace, settings: Settings) -> Any:
+    url = settings.database_url
+    assert url is not None
     if arguments.command == "migrate":
-        return {"applied": await _migrate(url), "at": datetime.now(UTC).isoformat()}
+        applied = await _migrate(url)
+        await _with_box(settings, url, "reencrypt-secrets")  # seals what is stored in clear
+        return {"applied": applied, "at": datetime.now(UTC).isoformat()}
+    if arguments.admin_command in ("rotate-signing-key", "reencrypt-secrets"):
+        return await _with_box(settings, url, arguments.admin_command)
     if arguments.admin_command == "create-project":
         return await _create_project(url, arguments.name)
     return await _create_service_account(url, arguments.project, arguments.role)

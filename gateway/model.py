@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 ACTIVE, USER_DISABLED, SYSTEM_DISABLED = "ACTIVE", "USER_DISABLED", "SYSTEM_DISABLED"
@@ -23,6 +24,14 @@ DEVICE_TYPES: Final = frozenset({
 
 
 @dataclass(frozen=True)
+class WebhookSecret:
+    """A Standard Webhooks signing secret (`whsec_…`); a replaced one signs until `expires_at`."""
+
+    secret: str = field(repr=False)
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Connector:
     project_id: str
     id: str
@@ -33,6 +42,8 @@ class Connector:
     url: str = ""
     signature_secret: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
+    # Standard Webhooks secrets, newest first; empty = no webhook-* headers.
+    webhook_secrets: tuple[WebhookSecret, ...] = ()
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Connector:
@@ -46,6 +57,7 @@ class Connector:
             url=row["url"],
             signature_secret=row["signature_secret"],
             headers=row["headers"],
+            webhook_secrets=tuple(row.get("webhook_secrets", ())),
         )
 
     def __repr__(self) -> str:

@@ -32,9 +32,12 @@ from gateway.dispatch.registry import ConnectorRegistry
 from gateway.ids import new_id
 from gateway.metrics import Metrics
 from gateway.store import accounts, create_pool, migrate
+from gateway.store.crypto import SecretBox
 from tests.receiver import Receiver, TestCA, make_ca, running_receiver
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+# The tests' GATEWAY_SECRET_KEY (base64 of 32 bytes), so no test writes a key file.
+TEST_SECRET_KEY = "dGVzdHMtc2VhbC10aGVpci1zZWNyZXRzLXdpdGgtbWU="
 
 
 def _answers(host: str, port: int) -> bool:
@@ -132,6 +135,7 @@ def settings(database_url: str, test_ca: TestCA) -> Settings:
         dispatcher=False,
         push_timeout=2.0,
         pool_size=5,
+        secret_key=TEST_SECRET_KEY,
     )
 
 
@@ -170,6 +174,12 @@ class Gateway:
         from gateway.api.common import SERVICES
 
         return self.client.app[SERVICES].db
+
+    @property
+    def box(self) -> SecretBox:
+        from gateway.api.common import SERVICES
+
+        return self.client.app[SERVICES].box
 
     async def deliver(self) -> int:
         """Push everything due now; returns the pushes attempted."""

@@ -18,6 +18,7 @@ from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.errors import BadRequest, PayloadTooLarge
 from gateway.metrics import Metrics
+from gateway.store.crypto import SecretBox
 
 T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 100
@@ -34,6 +35,7 @@ class Services:
     db: asyncpg.Pool
     clock: Clock
     metrics: Metrics
+    box: SecretBox  # seals and opens the stored secrets
 
     def now(self) -> datetime:
         return self.clock()

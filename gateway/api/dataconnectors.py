@@ -38,7 +38,8 @@ def _render(connector: Connector, principal: auth.Principal) -> dict[str, object
 
 async def _existing(request: web.Request, project_id: str) -> Connector:
     connector_id = request.match_info["connector"]
-    found = await connectors.get(services(request).db, project_id, connector_id)
+    svc = services(request)
+    found = await connectors.get(svc.db, svc.box, project_id, connector_id)
     if found is None:
         raise NotFound(f"data connector {connector_id} not found")
     return found
@@ -48,7 +49,8 @@ async def _existing(request: web.Request, project_id: str) -> Connector:
 async def list_connectors(request: web.Request) -> web.Response:
     principal, project_id = await authorize(request, auth.USER)
     size, after = page_request(request)
-    found = await connectors.list_page(services(request).db, project_id, after, size + 1)
+    svc = services(request)
+    found = await connectors.list_page(svc.db, svc.box, project_id, after, size + 1)
     shown, token = page(found, size, lambda connector: connector.id)
     return json_response({
         "dataConnectors": [_render(connector, principal) for connector in shown],
@@ -64,7 +66,7 @@ async def create_connector(request: web.Request) -> web.Response:
     connector = new_connector(
         project_id, new_id(), body, allow_insecure=svc.settings.allow_insecure_targets
     )
-    created = await connectors.insert(svc.db, connector, svc.now())
+    created = await connectors.insert(svc.db, svc.box, connector, svc.now())
     return json_response(_render(created, principal))
 
 
@@ -85,6 +87,7 @@ async def update_connector(request: web.Request) -> web.Response:
     # Bad input raises inside the transaction, which then changes nothing.
     updated = await connectors.update(
         svc.db,
+        svc.box,
         project_id,
         connector_id,
         lambda current: apply_changes(current, body, paths, allow_insecure=allow_insecure),

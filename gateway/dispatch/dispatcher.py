@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,6 +35,7 @@ from gateway.metrics import PUSH_OUTCOMES, Metrics, push_outcome
 from gateway.model import Connector
 from gateway.push import body as push_body
 from gateway.push import post as push
+from gateway.push.asymmetric import AsymmetricSigner
 from gateway.store import deliveries
 from gateway.store.deliveries import Failure, Outcomes
 
@@ -95,6 +95,7 @@ class Dispatcher:
         registry: ConnectorRegistry,
         metrics: Metrics,
         clock: Clock,
+        signer: AsymmetricSigner | None = None,
     ) -> None:
         self._settings = settings
         self._db = db
@@ -102,6 +103,7 @@ class Dispatcher:
         self._registry = registry
         self._metrics = metrics
         self._clock = clock
+        self._signer = signer
         self._retry_delay = retry_delay(settings)
         self._attempts = {o: metrics.push_attempts.labels(o) for o in PUSH_OUTCOMES}
         self._lanes: dict[str, Lane] = {}
@@ -304,7 +306,14 @@ class Dispatcher:
             "productNumber": row["product_number"],
         }
         body = push_body.render_body(row["body"], row["labels"], connector.labels, metadata)
-        headers = push_body.request_headers(connector, body, time.time())
+        # Signed at the gateway's time: a retry carries that moment's iat, exp and timestamps.
+        headers = push_body.request_headers(
+            connector,
+            body,
+            self._clock().timestamp(),
+            event_id=row["event_id"],
+            signer=self._signer,
+        )
         self._metrics.pushes_in_flight.inc()
         try:
             return await push.post(self._session, connector.url, body, headers)

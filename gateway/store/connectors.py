@@ -1,5 +1,6 @@
 """Data connector rows. Every change notifies `gateway_connectors` so each replica's cache
-refreshes, and a connector that stops being ACTIVE loses its queue in the same transaction."""
+refreshes, and a connector that stops being ACTIVE loses its queue in the same transaction.
+A connector's secrets are stored sealed, as one value (`sealed_secrets`)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,55 @@ from collections.abc import Callable
 from datetime import datetime
 
 import asyncpg
+import orjson
 
-from gateway.model import ACTIVE, Connector
+from gateway.model import ACTIVE, Connector, WebhookSecret
 from gateway.store import fetch_one, sql
+from gateway.store.crypto import SecretBox
 
 
-def _values(connector: Connector) -> tuple[object, ...]:
+def place(project_id: str, connector_id: str) -> bytes:
+    """What a connector's sealed secrets are bound to: its row."""
+    return f"connectors/{project_id}/{connector_id}".encode()
+
+
+def seal_secrets(
+    box: SecretBox,
+    project_id: str,
+    connector_id: str,
+    signature_secret: str,
+    webhook_secrets: tuple[WebhookSecret, ...],
+) -> bytes | None:
+    """A connector's secrets as one sealed value; None when it has none."""
+    if not signature_secret and not webhook_secrets:
+        return None
+    plain = orjson.dumps({
+        "signatureSecret": signature_secret,
+        "webhookSecrets": [
+            {"secret": item.secret, "expiresAt": item.expires_at} for item in webhook_secrets
+        ],
+    })
+    return box.seal(plain, place(project_id, connector_id))
+
+
+def _connector(row: asyncpg.Record, box: SecretBox) -> Connector:
+    values = dict(row)
+    values["signature_secret"], values["webhook_secrets"] = "", ()
+    sealed = row["sealed_secrets"]
+    if sealed is not None:
+        opened = orjson.loads(box.open(sealed, place(row["project_id"], row["id"])))
+        values["signature_secret"] = opened["signatureSecret"]
+        values["webhook_secrets"] = tuple(
+            WebhookSecret(
+                item["secret"],
+                datetime.fromisoformat(item["expiresAt"]) if item["expiresAt"] else None,
+            )
+            for item in opened["webhookSecrets"]
+        )
+    return Connector.from_row(values)
+
+
+def _values(connector: Connector, box: SecretBox) -> tuple[object, ...]:
     return (
         connector.project_id,
         connector.id,
@@ -21,35 +65,48 @@ def _values(connector: Connector) -> tuple[object, ...]:
         list(connector.events),
         list(connector.labels),
         connector.url,
-        connector.signature_secret,
         dict(connector.headers),
+        seal_secrets(
+            box,
+            connector.project_id,
+            connector.id,
+            connector.signature_secret,
+            connector.webhook_secrets,
+        ),
     )
 
 
-async def list_page(db: asyncpg.Pool, project_id: str, after: str, limit: int) -> list[Connector]:
+async def list_page(
+    db: asyncpg.Pool, box: SecretBox, project_id: str, after: str, limit: int
+) -> list[Connector]:
     rows = await db.fetch(sql("list_connectors"), project_id, after, limit)
-    return [Connector.from_row(dict(row)) for row in rows]
+    return [_connector(row, box) for row in rows]
 
 
-async def get(db: asyncpg.Pool, project_id: str, connector_id: str) -> Connector | None:
+async def get(
+    db: asyncpg.Pool, box: SecretBox, project_id: str, connector_id: str
+) -> Connector | None:
     row = await db.fetchrow(sql("get_connector"), project_id, connector_id)
-    return Connector.from_row(dict(row)) if row else None
+    return _connector(row, box) if row else None
 
 
-async def of_project(db: asyncpg.Pool, project_id: str) -> list[Connector]:
+async def of_project(db: asyncpg.Pool, box: SecretBox, project_id: str) -> list[Connector]:
     rows = await db.fetch(sql("connectors_of_project"), project_id)
-    return [Connector.from_row(dict(row)) for row in rows]
+    return [_connector(row, box) for row in rows]
 
 
-async def insert(db: asyncpg.Pool, connector: Connector, now: datetime) -> Connector:
+async def insert(
+    db: asyncpg.Pool, box: SecretBox, connector: Connector, now: datetime
+) -> Connector:
     async with db.acquire() as connection, connection.transaction():
-        row = await fetch_one(connection, sql("insert_connector"), *_values(connector), now)
+        row = await fetch_one(connection, sql("insert_connector"), *_values(connector, box), now)
         await connection.execute(sql("notify_connector_changed"), connector.project_id)
-    return Connector.from_row(dict(row))
+    return _connector(row, box)
 
 
 async def update(
     db: asyncpg.Pool,
+    box: SecretBox,
     project_id: str,
     connector_id: str,
     change: Callable[[Connector], Connector],
@@ -59,12 +116,12 @@ async def update(
         row = await connection.fetchrow(sql("get_connector_for_update"), project_id, connector_id)
         if row is None:
             return None
-        changed = change(Connector.from_row(dict(row)))
-        updated = await fetch_one(connection, sql("update_connector"), *_values(changed))
+        changed = change(_connector(row, box))
+        updated = await fetch_one(connection, sql("update_connector"), *_values(changed, box))
         if changed.status != ACTIVE:
             await connection.execute(sql("drop_connector_queue"), project_id, connector_id)
         await connection.execute(sql("notify_connector_changed"), project_id)
-    return Connector.from_row(dict(updated))
+    return _connector(updated, box)
 
 
 async def delete(db: asyncpg.Pool, project_id: str, connector_id: str) -> bool:

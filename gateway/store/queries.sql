@@ -42,8 +42,8 @@ SELECT * FROM connectors WHERE project_id = $1 AND id = $2 FOR UPDATE;
 -- name: insert_connector
 INSERT INTO connectors
     (project_id, id, display_name, status, events, labels, url, signature_secret, headers,
-     created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     sealed_secrets, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8, $9, $10)
 RETURNING *;
 
 -- name: update_connector
@@ -54,8 +54,8 @@ WITH fresh AS (
     FROM connectors WHERE project_id = $1 AND id = $2
 )
 UPDATE connectors
-SET display_name = $3, status = $4, events = $5, labels = $6, url = $7, signature_secret = $8,
-    headers = $9,
+SET display_name = $3, status = $4, events = $5, labels = $6, url = $7, headers = $8,
+    signature_secret = '', sealed_secrets = $9,
     failing_since = CASE WHEN fresh.start_over THEN NULL ELSE failing_since END,
     failure_streak = CASE WHEN fresh.start_over THEN 0 ELSE failure_streak END,
     retry_at = CASE WHEN fresh.start_over THEN NULL ELSE retry_at END

@@ -35,6 +35,11 @@ GOOD: dict[str, tuple[str, object]] = {
     "shutdown_timeout": ("3", 3.0),
     "log_format": ("json", "json"),
     "log_level": ("debug", "debug"),
+    "secret_key": (
+        "dGVzdHMtc2VhbC10aGVpci1zZWNyZXRzLXdpdGgtbWU=",
+        "dGVzdHMtc2VhbC10aGVpci1zZWNyZXRzLXdpdGgtbWU=",
+    ),
+    "asymmetric_signature": ("false", False),
 }
 
 # Texts each setting must refuse (settings taking any text have none).
@@ -58,6 +63,8 @@ BAD: dict[str, list[str]] = {
     "shutdown_timeout": ["-1"],
     "log_format": ["xml", "JSON"],
     "log_level": ["trace", "INFO"],
+    "secret_key": ["short", "not base64!", "dGVzdA=="],
+    "asymmetric_signature": ["sometimes"],
 }
 
 
@@ -160,3 +167,9 @@ def test_mask_url_leaves_urls_without_password() -> None:
 def test_settings_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         Settings().port = 1  # type: ignore[misc]
+
+
+def test_repr_masks_the_secret_key() -> None:
+    settings = Settings.from_env({key("secret_key"): GOOD["secret_key"][0]})
+    assert GOOD["secret_key"][0] not in repr(settings)
+    assert "secret_key='**********'" in repr(settings)

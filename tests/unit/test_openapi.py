@@ -48,7 +48,10 @@ def test_only_operations_and_the_token_call_go_without_credentials() -> None:
         for method, operation in item.items()
         if method in METHODS and operation.get("security") == []
     }
-    assert public == {"/oauth2/token", "/healthz", "/readyz", "/metrics", "/v2/openapi.json"}
+    assert public == {
+        "/oauth2/token", "/healthz", "/readyz", "/metrics", "/v2/openapi.json",
+        "/data-connector/.well-known/openid-configuration", "/data-connector/.well-known/jwks.json",
+    }
 
 
 def test_enumerations_match_the_code() -> None:
