@@ -19,7 +19,16 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.api import dataconnectors, devices, events, health, oauth, openapi, signing_keys
+from gateway.api import (
+    dataconnectors,
+    devices,
+    events,
+    health,
+    oauth,
+    openapi,
+    signing_keys,
+    standard_webhooks,
+)
 from gateway.api.common import SERVICES, Services
 from gateway.api.errors import error_middleware
 from gateway.clock import Clock, system_clock
@@ -60,7 +69,9 @@ def create_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = metrics or Metrics()
-    for module in (dataconnectors, devices, events, oauth, health, openapi, signing_keys):
+    for module in (
+        dataconnectors, devices, events, oauth, health, openapi, signing_keys, standard_webhooks
+    ):
         app.add_routes(module.routes)
     app[health.READINESS] = lambda: _readiness(app)
     app.cleanup_ctx.extend([_database, _http_client, _signing, _delivery])

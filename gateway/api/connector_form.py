@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway.api import standard_webhooks
 from gateway.errors import BadRequest
 from gateway.model import ACTIVE, EVENT_TYPES, Connector
 from gateway.push.addresses import connect_host, is_public_url
@@ -17,11 +18,12 @@ from gateway.push.addresses import connect_host, is_public_url
 CLIENT_STATUSES = (ACTIVE, "USER_DISABLED")
 MASKED_SECRET = "********"
 FIELDS = ("displayName", "status", "events", "labels", "httpConfig", "type")
-HTTP_FIELDS = ("url", "signatureSecret", "headers")
+HTTP_FIELDS = ("url", "signatureSecret", "headers", standard_webhooks.KEY)
 # Headers the gateway owns on every push; a connector may not override them.
 RESERVED_HEADERS = frozenset(
     {"content-type", "content-length", "host", "transfer-encoding", "connection",
-     "x-dt-signature", "te", "upgrade", "keep-alive", "proxy-connection", "expect"}
+     "x-dt-signature", "te", "upgrade", "keep-alive", "proxy-connection", "expect",
+     "dt-asymmetric-signature", "webhook-id", "webhook-timestamp", "webhook-signature"}
 )
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 MAX_NAME, MAX_URL, MAX_SECRET = 256, 2048, 1024
@@ -29,8 +31,11 @@ MAX_LABELS, MAX_LABEL_KEY = 100, 256
 MAX_HEADERS, MAX_HEADER_VALUE = 50, 4096
 
 
-def connector_json(connector: Connector, *, show_secret: bool) -> dict[str, Any]:
-    """The resource as the API shows it; a secret masked unless the caller may edit."""
+def connector_json(
+    connector: Connector, *, show_secret: bool, reveal_webhook_secret: bool = False
+) -> dict[str, Any]:
+    """The resource as the API shows it; a secret masked unless the caller may edit. The
+    Standard Webhooks secret shows only in the answer to the request that set it."""
     secret = connector.signature_secret
     if secret and not show_secret:
         secret = MASKED_SECRET
@@ -45,6 +50,9 @@ def connector_json(connector: Connector, *, show_secret: bool) -> dict[str, Any]
             "url": connector.url,
             "signatureSecret": secret,
             "headers": dict(connector.headers),
+            standard_webhooks.KEY: standard_webhooks.render(
+                connector, reveal=show_secret and reveal_webhook_secret
+            ),
         },
     }
 
@@ -143,6 +151,10 @@ def _apply_http_config(
         )
     if "headers" in keys:
         changes["headers"] = parse_headers(config.get("headers", {}))
+    if standard_webhooks.KEY in keys:
+        changes["webhook_secrets"] = standard_webhooks.parse(
+            config.get(standard_webhooks.KEY), connector.webhook_secrets
+        )
     return replace(connector, **changes)
 
 

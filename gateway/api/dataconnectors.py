@@ -7,7 +7,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from gateway import latency
-from gateway.api import auth
+from gateway.api import auth, standard_webhooks
 from gateway.api.common import (
     RESOURCE_ID,
     authorize,
@@ -32,8 +32,14 @@ BASE = "/v2/projects/{project}/dataconnectors"
 ONE = BASE + "/{connector:" + RESOURCE_ID + "}"
 
 
-def _render(connector: Connector, principal: auth.Principal) -> dict[str, object]:
-    return connector_json(connector, show_secret=principal.may_edit(connector.project_id))
+def _render(
+    connector: Connector, principal: auth.Principal, *, reveal: bool = False
+) -> dict[str, object]:
+    return connector_json(
+        connector,
+        show_secret=principal.may_edit(connector.project_id),
+        reveal_webhook_secret=reveal,
+    )
 
 
 async def _existing(request: web.Request, project_id: str) -> Connector:
@@ -67,7 +73,7 @@ async def create_connector(request: web.Request) -> web.Response:
         project_id, new_id(), body, allow_insecure=svc.settings.allow_insecure_targets
     )
     created = await connectors.insert(svc.db, svc.box, connector, svc.now())
-    return json_response(_render(created, principal))
+    return json_response(_render(created, principal, reveal=standard_webhooks.sets_secret(body)))
 
 
 @routes.get(ONE)
@@ -94,7 +100,7 @@ async def update_connector(request: web.Request) -> web.Response:
     )
     if updated is None:
         raise NotFound(f"data connector {connector_id} not found")
-    return json_response(_render(updated, principal))
+    return json_response(_render(updated, principal, reveal=standard_webhooks.sets_secret(body)))
 
 
 @routes.delete(ONE)
