@@ -27,7 +27,10 @@ async def test_a_dump_of_the_tables_holds_no_secret_in_clear(
     created = await gateway.connector(
         account,
         receiver.url("/hook"),
-        http={"signatureSecret": "dt-shared-secret-1234", "standardWebhooks": {"secret": "generate"}},
+        http={
+            "signatureSecret": "dt-shared-secret-1234",
+            "standardWebhooks": {"secret": "generate"},
+        },
     )
     whsec = created["httpConfig"]["standardWebhooks"]["secret"]
     private = gateway.client.app[SIGNER].key.private_key.private_numbers().private_value
@@ -36,7 +39,6 @@ async def test_a_dump_of_the_tables_holds_no_secret_in_clear(
         subprocess.run, ["pg_dump", "--data-only", url.split("?")[0]],
         capture_output=True, check=True, text=True,
     )
-    assert "dt-shared-secret-1234" in created["httpConfig"]["signatureSecret"]
     for clear in ("dt-shared-secret-1234", whsec, whsec.removeprefix("whsec_"), account.secret):
         assert clear not in dump.stdout
     assert f"{private:064x}" not in dump.stdout
