@@ -89,7 +89,11 @@ async def test_a_change_on_another_connection_refreshes_the_registry(
         assert cached is not None and cached.url == receiver.url("/before")
 
         await connectors.update(
-            gateway.db, gateway.box, project, connector, lambda c: replace(c, url=receiver.url("/after"))
+            gateway.db,
+            gateway.box,
+            project,
+            connector,
+            lambda c: replace(c, url=receiver.url("/after")),
         )
 
         async def refreshed() -> bool:
@@ -109,7 +113,8 @@ async def test_a_deliveries_notification_wakes_the_dispatcher(
     await gateway.connector(account, receiver.url("/hook"))
     device = await gateway.device(account)
     woken = asyncio.Event()
-    listener = Listener(gateway.settings.database_url or "", ConnectorRegistry(pool, gateway.box), woken.set)
+    registry = ConnectorRegistry(pool, gateway.box)
+    listener = Listener(gateway.settings.database_url or "", registry, woken.set)
     listening = asyncio.create_task(listener.run())
     try:
         await asyncio.wait_for(listener.connected.wait(), 10)
@@ -131,7 +136,9 @@ async def test_a_change_during_a_first_load_is_not_cached(
     registry = ConnectorRegistry(pool, gateway.box)
     load = connectors.of_project
 
-    async def load_then_reconnect(db: asyncpg.Pool, box: Any, project_id: str) -> list[object]:
+    async def load_then_reconnect(
+        db: asyncpg.Pool, box: Any, project_id: str
+    ) -> list[object]:
         found = await load(db, box, project_id)
         registry.invalidate()  # the listener reconnected while this load was reading
         return found  # type: ignore[return-value]
