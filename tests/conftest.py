@@ -11,6 +11,7 @@ import asyncio
 import base64
 import os
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
@@ -36,6 +37,11 @@ from gateway.store.crypto import SecretBox
 from tests.receiver import Receiver, TestCA, make_ca, running_receiver
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+# The receivers library from this checkout (its distribution root holds the package), ahead of
+# the repository root, where `receivers/` would otherwise be read as an empty namespace package.
+_RECEIVERS_ROOT = str(Path(__file__).resolve().parents[1] / "receivers")
+if _RECEIVERS_ROOT not in sys.path:
+    sys.path.insert(0, _RECEIVERS_ROOT)
 # The tests' GATEWAY_SECRET_KEY (base64 of 32 bytes), so no test writes a key file.
 TEST_SECRET_KEY = "dGVzdHMtc2VhbC10aGVpci1zZWNyZXRzLXdpdGgtbWU="
 
