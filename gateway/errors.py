@@ -1,6 +1,12 @@
-"""The gateway's errors. Each carries the HTTP status the API answers it with."""
+"""The gateway's errors. Each carries the HTTP status the API answers it with.
+
+One tree: a leaf may also inherit the built-in it stands for (`InvalidEventData` is a
+`ValueError` too), as aiohttp's client errors do.
+"""
 
 from __future__ import annotations
+
+import asyncpg
 
 
 class GatewayError(Exception):
@@ -39,3 +45,17 @@ class Unavailable(GatewayError):
 
     status = 503
     retry_after = 2
+
+
+# What an unreachable, restarting or overloaded database raises: the request or the loop may
+# try again shortly. Every loop (dispatcher, recorder, listener, maintenance) and the API's
+# middleware use this one definition.
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,  # shutting down, starting up, terminated by an admin
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # asyncpg's state after the server ended an idle connection
+    ConnectionError,
+    OSError,
+    TimeoutError,
+)

@@ -10,22 +10,12 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.errors import GatewayError, Unavailable
+from gateway.errors import DATABASE_UNAVAILABLE, GatewayError, Unavailable
 
 HELP_URL = "https://developer.d21s.com/docs/error-codes"
 
 log = structlog.get_logger(__name__)
 
-# Errors that mean "the database is away", not "the request is wrong".
-_DATABASE_DOWN = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.OperatorInterventionError,  # shutting down, starting up, terminated by an admin
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,  # asyncpg's state after the server ended an idle connection
-    ConnectionError,
-    OSError,
-    asyncio.TimeoutError,
-)
 
 
 def error_response(
@@ -55,7 +45,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
         # Two writers met on the same rows; nothing was changed, so the client may retry.
         return error_response(409, "concurrent modification, retry the request")
-    except _DATABASE_DOWN as error:
+    except DATABASE_UNAVAILABLE as error:
         log.warning("database_unavailable", error=type(error).__name__, path=request.path)
         return error_response(503, "service unavailable, retry shortly", {"Retry-After": "2"})
     except asyncio.CancelledError:

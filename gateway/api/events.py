@@ -27,7 +27,7 @@ from gateway.api.common import (
 )
 from gateway.errors import BadRequest, NotFound
 from gateway.ingest import publish as ingest
-from gateway.ingest.eventdata import InvalidEventData, parse_publish, parse_timestamp
+from gateway.ingest.eventdata import parse_publish, parse_timestamp
 from gateway.model import EVENT_TYPES
 from gateway.store import devices
 
@@ -36,13 +36,6 @@ MAX_BATCH = 1000
 HISTORY_PAGE = 1000
 HISTORY_DEFAULT_SPAN = timedelta(hours=24)
 _DEVICE_ID = re.compile(RESOURCE_ID)
-
-
-def _parse(body: Any, now: datetime) -> tuple[str, dict[str, Any]]:
-    try:
-        return parse_publish(body, now)
-    except InvalidEventData as error:
-        raise BadRequest(str(error)) from None
 
 
 async def _store(request: web.Request, project_id: str, events: list[ingest.NewEvent]) -> None:
@@ -57,7 +50,7 @@ async def publish(request: web.Request) -> web.Response:
     _, project_id = await authorize(request, auth.DEVELOPER)
     body = await read_json(request)
     now = services(request).now()
-    event_type, data = _parse(body, now)
+    event_type, data = parse_publish(body, now)
     event = ingest.new_event(
         request.match_info["device"], event_type, data, now, query_value(request, "eventId")
     )
@@ -85,10 +78,7 @@ def _batch_event(item: Any, index: int, now: datetime) -> ingest.NewEvent:
     device = item.get("device")
     if not isinstance(device, str) or not _DEVICE_ID.fullmatch(device):
         raise BadRequest(f"events[{index}].device must be a device id")
-    try:
-        event_type, data = parse_publish(item.get("data"), now)
-    except InvalidEventData as error:
-        raise BadRequest(f"events[{index}].data: {error}") from None
+    event_type, data = parse_publish(item.get("data"), now, f"events[{index}].data")
     return ingest.new_event(device, event_type, data, now, item.get("eventId"))
 
 
@@ -96,10 +86,12 @@ def _time_range(request: web.Request, now: datetime) -> tuple[datetime, datetime
     try:
         end_text = query_value(request, "endTime", "end_time")
         start_text = query_value(request, "startTime", "start_time")
-        end = parse_timestamp(end_text) if end_text else now
-        start = parse_timestamp(start_text) if start_text else end - HISTORY_DEFAULT_SPAN
-    except InvalidEventData as error:
-        raise BadRequest(f"startTime/endTime: {error}") from None
+        end = parse_timestamp(end_text, "endTime") if end_text else now
+        start = (
+            parse_timestamp(start_text, "startTime")
+            if start_text
+            else end - HISTORY_DEFAULT_SPAN
+        )
     except OverflowError:
         raise BadRequest("endTime is too early") from None
     if start > end:

@@ -11,6 +11,7 @@ import asyncpg
 import structlog
 
 from gateway.dispatch.registry import ConnectorRegistry
+from gateway.errors import DATABASE_UNAVAILABLE
 from gateway.store import Connection
 
 CONNECTORS_CHANNEL = "gateway_connectors"
@@ -45,7 +46,7 @@ class Listener:
         while True:
             try:
                 await self._listen_once()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except DATABASE_UNAVAILABLE as error:
                 log.warning("listener_disconnected", error=type(error).__name__)
             self.connected.clear()
             await asyncio.sleep(self._retry_delay)

@@ -10,6 +10,7 @@ import structlog
 
 from gateway.clock import Clock
 from gateway.config import Settings
+from gateway.errors import DATABASE_UNAVAILABLE
 from gateway.metrics import Metrics
 from gateway.store import accounts, connectors, deliveries, stats
 
@@ -51,7 +52,7 @@ async def run(db: asyncpg.Pool, settings: Settings, metrics: Metrics, clock: Clo
             if since_sweep >= SWEEP_EVERY:
                 await sweep(db, settings, metrics, clock)
                 since_sweep = 0.0
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except DATABASE_UNAVAILABLE as error:
             log.warning("maintenance_failed", error=type(error).__name__)
         await asyncio.sleep(SNAPSHOT_EVERY)
         since_sweep += SNAPSHOT_EVERY

@@ -1,6 +1,6 @@
 """How many pushes a connector may have in flight: a window that grows while it answers.
 
-It starts at one push, doubles with each success up to its cap, and falls back to one on a
+It starts at one push, doubles with each success up to its maximum, and falls back to one on a
 failure. An endpoint that hangs therefore holds one of the process's push slots, not a lane's
 worth, from its very first push; a healthy one reaches its cap after a handful of answers.
 """
@@ -12,8 +12,10 @@ from types import TracebackType
 
 
 class Window:
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
+    """Pushes a connector may have in flight now (`size`), and how many it has (`in_flight`)."""
+
+    def __init__(self, max_size: int) -> None:
+        self.max_size = max_size
         self.size = 1
         self.in_flight = 0
         self._changed = asyncio.Condition()
@@ -41,7 +43,7 @@ class Window:
         await self.release()
 
     def succeeded(self) -> None:
-        self.size = min(2 * self.size, self.cap)
+        self.size = min(2 * self.size, self.max_size)
 
     def failed(self) -> None:
         self.size = 1

@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Final
 
+from gateway.errors import BadRequest
+
 MAX_TEXT_LENGTH: Final = 1024
 MAX_ITEMS: Final = 256
 _INT32_MIN: Final = -(2**31)
@@ -24,9 +26,8 @@ _INT32_MAX: Final = 2**31 - 1
 _NAME_SHOWN: Final = 64
 
 
-
-class InvalidEventData(ValueError):
-    """A publish body that DT's emulator would refuse; the message is safe to show clients."""
+class InvalidEventData(BadRequest, ValueError):
+    """A publish body that DT's emulator would refuse: a 400 whose message is safe to show."""
 
 
 # (value, path) -> normalised value; raises InvalidEventData naming `path`.
@@ -60,8 +61,20 @@ def format_timestamp(moment: datetime) -> str:
     return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-def parse_timestamp(text: str) -> datetime:
-    """Parse an RFC 3339 timestamp with ``Z`` or a numeric offset into an aware UTC datetime."""
+def parse_timestamp(text: str, name: str = "") -> datetime:
+    """Parse an RFC 3339 timestamp with ``Z`` or a numeric offset into an aware UTC datetime.
+
+    `name` (a query parameter's, say) prefixes the message of the error.
+    """
+    try:
+        return _parse_timestamp(text)
+    except InvalidEventData as error:
+        if not name:
+            raise
+        raise InvalidEventData(f"{name}: {error.message}") from None
+
+
+def _parse_timestamp(text: str) -> datetime:
     match = _RFC3339.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         raise InvalidEventData(f"{_show(str(text))!r} is not an RFC 3339 timestamp")
@@ -364,13 +377,24 @@ _UNKEYED: Final = frozenset({"labelsChanged"})
 _CHECKS: Final = {event_type: _object(fields) for event_type, fields in _FIELDS.items()}
 
 
-def parse_publish(body: object, now: datetime) -> tuple[str, dict[str, Any]]:
+def parse_publish(body: object, now: datetime, where: str = "") -> tuple[str, dict[str, Any]]:
     """Validate a publish body and return ``(event_type, data)`` for the event's ``data``.
+
+    `where` (e.g. ``events[3].data``) prefixes the message of the error, for batches.
 
     ``data`` is ``{"<eventType>": {...}}``, except for ``labelsChanged`` whose data is the bare
     ``{"added", "modified", "removed"}`` object. Absent optional fields get the emulator's
     defaults (``updateTime`` from `now`); timestamps are normalised by :func:`format_timestamp`.
     """
+    try:
+        return _parse_publish(body, now)
+    except InvalidEventData as error:
+        if not where:
+            raise
+        raise InvalidEventData(f"{where}: {error.message}") from None
+
+
+def _parse_publish(body: object, now: datetime) -> tuple[str, dict[str, Any]]:
     if not isinstance(body, dict):
         raise InvalidEventData("the body must be a JSON object")
     if len(body) != 1:

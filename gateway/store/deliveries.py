@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import asyncpg
 
+from gateway import latency
 from gateway.store import Connection, Executor, fetch_one, sql
 
 
@@ -86,59 +87,117 @@ async def queue_depth(db: asyncpg.Pool) -> tuple[int, datetime | None]:
     return row["pending"], row["oldest_due"]
 
 
+ConnectorKey = tuple[str, str]  # (project, connector)
+RetryPolicy = Callable[[int, float | None], timedelta]  # (failures in a row, Retry-After)
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One push and how it ended: what the recorder writes, and what an attempt log would keep."""
+
+    delivery_id: int
+    project_id: str
+    connector_id: str
+    event_id: str
+    event_type: str
+    device_id: str
+    number: int  # 1 for the first push of this delivery
+    at: datetime  # when the answer (or the error) came
+    latency: float  # seconds from the request to its outcome
+    status: int | None  # the HTTP status; None when no answer came
+    error: str | None = None  # error class: timeout, tls, dns, connection_refused, ...
+    message: str | None = None  # a short sentence about the error, for people
+    retry_after: float | None = None  # what a 429 or 503 asked for, in seconds
+    response_excerpt: str | None = None  # the first KiB of a text or JSON answer
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def connector(self) -> ConnectorKey:
+        return (self.project_id, self.connector_id)
+
+
+@dataclass
+class OutcomeBatch:
+    """Outcomes gathered since the last write, written back in a few batched statements."""
+
+    attempts: list[Attempt] = field(default_factory=list)  # in the order they ended
+    settled: list[int] = field(default_factory=list)  # dropped without a push: expired, gone
+    deferred: dict[ConnectorKey, list[int]] = field(default_factory=dict)  # not pushed, wait
+
+    def __len__(self) -> int:
+        return len(self.attempts) + len(self.settled) + sum(map(len, self.deferred.values()))
+
+    def delivery_ids(self) -> list[int]:
+        ids = [attempt.delivery_id for attempt in self.attempts] + self.settled
+        return ids + [i for deferred in self.deferred.values() for i in deferred]
+
+    def extend(self, newer: OutcomeBatch) -> None:
+        """Append what was gathered after this batch (a batch put back after a failed write)."""
+        self.attempts.extend(newer.attempts)
+        self.settled.extend(newer.settled)
+        for key, ids in newer.deferred.items():
+            self.deferred.setdefault(key, []).extend(ids)
+
+
+# Written in the batch's own transaction after the outcomes (an attempt log, for one).
+BatchSink = Callable[[Connection, OutcomeBatch], Awaitable[None]]
+
+
+async def record(
+    db: asyncpg.Pool,
+    batch: OutcomeBatch,
+    now: datetime,
+    retry_delay: RetryPolicy,
+    disable_before: datetime,
+    sinks: Sequence[BatchSink] = (),
+) -> list[ConnectorKey]:
+    """Write a batch of outcomes in one transaction; return the connectors it disabled.
+
+    A failing connector's queue waits as a whole for its next retry, whose delay grows with the
+    connector's failure streak (`retry_delay(streak, retry_after)`).
+    """
+    succeeded = {a.connector for a in batch.attempts if a.ok}
+    failed: dict[ConnectorKey, Failure] = {}
+    for attempt in batch.attempts:
+        if not attempt.ok:
+            failure = failed.setdefault(attempt.connector, Failure())
+            failure.delivery_ids.append(attempt.delivery_id)
+            if attempt.retry_after is not None:
+                failure.retry_after = max(failure.retry_after or 0.0, attempt.retry_after)
+    for key, ids in batch.deferred.items():
+        failed.setdefault(key, Failure()).delivery_ids.extend(ids)
+    done = [a.delivery_id for a in batch.attempts if a.ok] + batch.settled
+    # Connector rows are locked before delivery rows, the order connector edits take too.
+    async with db.acquire() as connection, connection.transaction():
+        if succeeded:
+            await connection.execute(sql("record_successes"), *_split(succeeded), now)
+        disabled: list[ConnectorKey] = []
+        if failed:
+            await _record_failures(connection, failed, now, retry_delay)
+            disabled = await _auto_disable(connection, list(failed), disable_before)
+        if done:
+            await connection.execute(sql("complete_deliveries"), done)
+        if batch.attempts:
+            await connection.execute(sql("add_push_stats"), *_stats_columns(batch.attempts))
+        for sink in sinks:
+            await sink(connection, batch)
+    return disabled
+
+
 @dataclass
 class Failure:
-    """A connector's failed pushes in one round, and the longest Retry-After it asked for."""
+    """A connector's failed pushes in one batch, and the longest Retry-After it asked for."""
 
     delivery_ids: list[int] = field(default_factory=list)
     retry_after: float | None = None
 
 
-@dataclass
-class Outcomes:
-    """The results of one round of pushes, written back in a few batched statements."""
-
-    done: list[int] = field(default_factory=list)
-    succeeded: set[tuple[str, str]] = field(default_factory=set)
-    failed: dict[tuple[str, str], Failure] = field(default_factory=dict)
-    # (project, connector, minute, latency bucket) -> [successes, errors]
-    stats: dict[tuple[str, str, datetime, int], list[int]] = field(default_factory=dict)
-
-
-RetryPolicy = Callable[[int, float | None], timedelta]
-
-
-async def record(
-    db: asyncpg.Pool,
-    outcomes: Outcomes,
-    now: datetime,
-    retry_delay: RetryPolicy,
-    disable_before: datetime,
-) -> list[tuple[str, str]]:
-    """Write a round's outcomes; return the connectors this round disabled.
-
-    A failing connector's queue waits as a whole for its next retry, whose delay grows with the
-    connector's failure streak (`retry_delay(streak, retry_after)`).
-    """
-    # Connector rows are locked before delivery rows, the order connector edits take too.
-    async with db.acquire() as connection, connection.transaction():
-        if outcomes.succeeded:
-            await connection.execute(sql("record_successes"), *_split(outcomes.succeeded), now)
-        if not outcomes.failed:
-            disabled = []
-        else:
-            await _record_failures(connection, outcomes.failed, now, retry_delay)
-            disabled = await _auto_disable(connection, list(outcomes.failed), disable_before)
-        if outcomes.done:
-            await connection.execute(sql("complete_deliveries"), outcomes.done)
-        if outcomes.stats:
-            await connection.execute(sql("add_push_stats"), *_stats_columns(outcomes.stats))
-    return disabled
-
-
 async def _record_failures(
     connection: Connection,
-    failed: dict[tuple[str, str], Failure],
+    failed: dict[ConnectorKey, Failure],
     now: datetime,
     retry_delay: RetryPolicy,
 ) -> None:
@@ -170,9 +229,13 @@ def _split(keys: set[tuple[str, str]]) -> tuple[list[str], list[str]]:
     return [project for project, _ in ordered], [connector for _, connector in ordered]
 
 
-def _stats_columns(
-    stats: dict[tuple[str, str, datetime, int], list[int]],
-) -> tuple[list[object], ...]:
+def _stats_columns(attempts: Sequence[Attempt]) -> tuple[list[object], ...]:
+    """Per-minute, per-latency-bucket counts of successes and errors, one row per key."""
+    stats: dict[tuple[str, str, datetime, int], list[int]] = {}
+    for attempt in attempts:
+        minute = attempt.at.replace(second=0, microsecond=0)
+        key = (attempt.project_id, attempt.connector_id, minute, latency.bucket_of(attempt.latency))
+        stats.setdefault(key, [0, 0])[0 if attempt.ok else 1] += 1
     keys = sorted(stats)
     return (
         [key[0] for key in keys],

@@ -213,8 +213,8 @@ SET due_at = $3, attempts = d.attempts + 1
 FROM taken, events e
 WHERE d.id = taken.id AND e.project_id = d.project_id AND e.id = d.event_id
 RETURNING d.id, d.project_id, d.connector_id, d.attempts, d.expires_at,
-          e.id AS event_id, e.device_id, e.body, e.labels, e.device_type, e.product_number,
-          e.created_at AS stored_at;
+          e.id AS event_id, e.event_type, e.device_id, e.body, e.labels, e.device_type,
+          e.product_number, e.created_at AS stored_at;
 
 -- name: complete_deliveries
 DELETE FROM deliveries WHERE id = ANY ($1::bigint[]);

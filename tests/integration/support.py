@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from tests.conftest import Account, Gateway
+from tests.harness import Account, Gateway
 from tests.receiver import Received
 
 

@@ -17,7 +17,7 @@ import time_machine
 from gateway.app import SIGNER
 from gateway.push import asymmetric
 from gateway.store import create_pool
-from tests.conftest import Gateway, configured
+from tests.harness import Gateway, configured
 from tests.receiver import Answer, Received, Receiver
 
 

@@ -14,7 +14,7 @@ from disruptive.authentication import create_jwt
 
 from gateway.api import auth
 from gateway.config import Settings
-from tests.conftest import Account, Gateway
+from tests.harness import Account, Gateway
 
 GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 PUBLIC_URL = "https://gateway.example.com"

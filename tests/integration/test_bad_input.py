@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from gateway.api.common import SERVICES, Services, read_json
 from gateway.clock import system_clock
 from gateway.config import Settings
-from tests.conftest import Account, Gateway
+from tests.harness import Account, Gateway
 from tests.integration.helpers import assert_error, snapshot
 
 MAX_BODY = 4096

@@ -9,7 +9,7 @@ import jwt
 import orjson
 import time_machine
 
-from tests.conftest import Gateway
+from tests.harness import Gateway
 from tests.integration.support import (
     black_hole,
     connector_id,

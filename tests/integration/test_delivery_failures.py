@@ -8,7 +8,7 @@ import pytest
 
 from gateway.config import Settings
 from gateway.dispatch.maintenance import sweep
-from tests.conftest import Account, Gateway, configured
+from tests.harness import Account, Gateway, configured
 from tests.integration.support import (
     connector_id,
     get_connector,

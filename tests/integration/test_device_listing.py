@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Account, Gateway
+from tests.harness import Account, Gateway
 
 
 async def _names(gateway: Gateway, account: Account, query: str) -> set[str]:

@@ -15,7 +15,7 @@ from gateway.dispatch import registry as bus
 from gateway.dispatch.listener import Listener
 from gateway.dispatch.registry import ConnectorRegistry
 from gateway.store import connectors
-from tests.conftest import Gateway, configured
+from tests.harness import Gateway, configured
 from tests.integration.support import black_hole, connector_id, eventually, publish_batch, queued
 from tests.receiver import Receiver
 

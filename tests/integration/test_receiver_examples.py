@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gateway.push.asymmetric import DISCOVERY_PATH
-from tests.conftest import Gateway
+from tests.harness import Gateway
 from tests.e2e.processes import free_port, wait_for
 
 pytestmark = pytest.mark.slow

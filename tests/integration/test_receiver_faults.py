@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gateway.config import Settings
-from tests.conftest import Gateway, configured
+from tests.harness import Gateway, configured
 from tests.integration.support import connector_id, eventually
 from tests.receiver import Receiver, make_ca, running_receiver
 from tests.receiver import TestCA as CertificateAuthority  # as Test*, pytest would collect it

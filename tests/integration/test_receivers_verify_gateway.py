@@ -9,7 +9,7 @@ import pytest
 from gateway.push import asymmetric
 from receivers import Reason, VerificationError, verify, verify_standard_webhooks
 from receivers.asymmetric import AsymmetricVerifier
-from tests.conftest import Gateway
+from tests.harness import Gateway
 from tests.receiver import Receiver
 
 SECRET = "dt-hs256-secret-for-the-library"

@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 
 from gateway.api import auth
-from tests.conftest import Account, Gateway
+from tests.harness import Account, Gateway
 
 T = TypeVar("T")
 HOOK = "https://example.com/hook"

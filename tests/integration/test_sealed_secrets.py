@@ -15,7 +15,7 @@ import pytest
 from gateway.app import SIGNER
 from gateway.store import connectors, secrets, signing_keys
 from gateway.store.crypto import SecretBox, SecretKeyError, new_key, parse_keys
-from tests.conftest import TEST_SECRET_KEY, Gateway
+from tests.harness import TEST_SECRET_KEY, Gateway
 from tests.integration.support import connector_id
 from tests.receiver import Receiver
 

@@ -1,4 +1,4 @@
-from tests.conftest import Gateway
+from tests.harness import Gateway
 
 
 async def test_create_and_get_connector(gateway: Gateway) -> None:

@@ -7,7 +7,7 @@ import pytest
 from gateway.config import Settings
 from gateway.push.post import client_session, post
 from tests import receiver as receivers
-from tests.conftest import Gateway, configured
+from tests.harness import Gateway, configured
 from tests.receiver import Receiver
 from tests.unit.test_addresses import UNICODE_LOOPBACKS
 

@@ -11,7 +11,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from gateway.api import auth
 from gateway.push.standard_webhooks import new_secret
-from tests.conftest import Account, Gateway
+from tests.harness import Account, Gateway
 from tests.integration.support import connector_id
 from tests.receiver import Received, Receiver
 

@@ -12,7 +12,7 @@ import orjson
 from gateway.dispatch.maintenance import sweep
 from gateway.ingest.eventdata import format_timestamp
 from gateway.store import deliveries, sql
-from tests.conftest import Account, Gateway
+from tests.harness import Account, Gateway
 from tests.integration.support import connector_id, payload, publish_batch, queued
 from tests.receiver import Answer, Receiver
 

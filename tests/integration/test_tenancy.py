@@ -10,7 +10,7 @@ from typing import Any
 
 from gateway.api import auth
 from gateway.store import accounts
-from tests.conftest import Account, Gateway
+from tests.harness import Account, Gateway
 from tests.integration.helpers import assert_error, snapshot
 
 HOOK = "https://example.com/hook"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import Gateway
+from tests.harness import Gateway
 from tests.ops import (
     ALERTS,
     DASHBOARD,

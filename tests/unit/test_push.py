@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from gateway.config import Settings
-from gateway.dispatch.dispatcher import retry_delay
+from gateway.dispatch.retry import retry_delay
 from gateway.model import Connector
 from gateway.push.body import render_body, request_headers
 from gateway.push.post import retry_after_seconds

@@ -16,7 +16,7 @@ async def _holders(window: Window, count: int) -> tuple[list[asyncio.Task[None]]
 
 
 async def test_a_new_window_lets_one_push_through() -> None:
-    window = Window(cap=8)
+    window = Window(max_size=8)
     tasks, release = await _holders(window, 5)
     assert window.in_flight == 1
     release.set()
@@ -24,8 +24,8 @@ async def test_a_new_window_lets_one_push_through() -> None:
     assert window.in_flight == 0
 
 
-async def test_successes_double_it_up_to_the_cap_and_a_failure_closes_it() -> None:
-    window = Window(cap=8)
+async def test_successes_double_it_up_to_the_maximum_and_a_failure_closes_it() -> None:
+    window = Window(max_size=8)
     sizes = []
     for _ in range(5):
         window.succeeded()
