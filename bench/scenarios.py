@@ -322,6 +322,26 @@ async def two_processes(rig: Rig, sizes: Sizes, state: State) -> Figures:
     return figures
 
 
+async def asymmetric_cost(rig: Rig, sizes: Sizes, state: State) -> Figures:
+    """The throughput burst through a fresh gateway without DT-Asymmetric-Signature, then
+    through a fresh one with it (the default): the ratio is the cost of the ES256 signature."""
+    rates = {}
+    default = dict(rig.settings)
+    for name, setting in (("off", "false"), ("on", "true")):
+        rig.settings = {**default, "asymmetric_signature": setting}
+        previous = rig.gateways[0]
+        await rig.add_gateway()
+        rig.stop_gateway(previous)  # one process pushes, signing as `setting` says
+        run = await deliver(rig, rig.apis(), state.t, "t", sizes.throughput_events, 1)
+        rates[name] = run.rate
+    rig.settings = default
+    return {
+        "asymmetric_off_s": rates["off"],
+        "asymmetric_on_s": rates["on"],
+        "asymmetric_ratio": rates["on"] / rates["off"],
+    }
+
+
 async def warm_up(rig: Rig, t: Project) -> None:
     """A small burst first, so that connections and caches are not part of any figure."""
     await deliver(rig, rig.apis(), t, "t", 2_000, 1)
@@ -350,6 +370,7 @@ STEPS: dict[str, Step] = {
     "scale": scale,
     "sync": sync,
     "processes": two_processes,
+    "asymmetric": asymmetric_cost,
 }
 
 
