@@ -71,12 +71,15 @@ async def _create_service_account(url: str, project: str, role: str) -> dict[str
 
 
 async def _with_box(settings: Settings, url: str, command: str) -> dict[str, Any]:
-    """Commands on sealed secrets: rotate the signing key, or re-seal under the first key."""
+    """Commands on sealed secrets: open the box (which seals secrets stored in clear), then
+    rotate the signing key or re-seal everything under the first key."""
     await _migrate(url)
     db = await create_pool(url, 2)
     try:
         async with db.acquire() as connection:
             box = await secrets.open_box(connection, settings.secret_key, settings.data_dir)
+        if command == "migrate":
+            return {}
         if command == "rotate-signing-key":
             kid = await asymmetric.rotate(db, box, system_clock())
             return {"kid": kid, "previousKey": "published until its last tokens expired"}
@@ -144,7 +147,7 @@ async def _run(arguments: argparse.Namespace, settings: Settings) -> Any:
     assert url is not None
     if arguments.command == "migrate":
         applied = await _migrate(url)
-        await _with_box(settings, url, "reencrypt-secrets")  # seals what is stored in clear
+        await _with_box(settings, url, "migrate")  # seals what is stored in clear
         return {"applied": applied, "at": datetime.now(UTC).isoformat()}
     if arguments.admin_command in ("rotate-signing-key", "reencrypt-secrets"):
         return await _with_box(settings, url, arguments.admin_command)
