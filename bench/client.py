@@ -46,11 +46,17 @@ class Api:
     async def call(self, method: str, path: str, body: Any = None) -> Any:
         data = orjson.dumps(body) if body is not None else None
         url = f"{self.base_url}/v2/projects/{path}"
-        async with self.session.request(method, url, data=data, headers=self._headers()) as answer:
-            text = await answer.read()
-            if answer.status != 200:
-                raise ApiError(f"{method} {path}: {answer.status} {text[:300]!r}")
-            return orjson.loads(text)
+        while True:
+            async with self.session.request(
+                method, url, data=data, headers=self._headers()
+            ) as answer:
+                text = await answer.read()
+                retry_after = answer.headers.get("Retry-After")
+                if answer.status == 200:
+                    return orjson.loads(text)
+                if answer.status != 503 or retry_after is None:
+                    raise ApiError(f"{method} {path}: {answer.status} {text[:300]!r}")
+            await asyncio.sleep(float(retry_after))  # the gateway is busy: as the SDK does
 
     async def create_device(self, project: str) -> str:
         made = await self.call("POST", f"{project}/devices", {"type": "temperature", "labels": {}})

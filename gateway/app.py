@@ -29,8 +29,11 @@ from gateway.api import (
     signing_keys,
     standard_webhooks,
 )
+from gateway.api.admission import INGEST_GATE, IngestGate
 from gateway.api.common import SERVICES, Services
 from gateway.api.errors import error_middleware
+from gateway.api.ratelimit import AUTH_FAILURES, FailureLimiter
+from gateway.api.readiness import DATABASE_CHECK, DatabaseCheck
 from gateway.clock import Clock, system_clock
 from gateway.config import Settings
 from gateway.dispatch import maintenance
@@ -69,6 +72,8 @@ def create_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = metrics or Metrics()
+    app[AUTH_FAILURES] = FailureLimiter(settings.auth_failure_limit)
+    app[INGEST_GATE] = IngestGate(settings.ingest_concurrency)
     for module in (
         dataconnectors, devices, events, oauth, health, openapi, signing_keys, standard_webhooks
     ):
@@ -76,6 +81,17 @@ def create_app(
     app[health.READINESS] = lambda: _readiness(app)
     app.cleanup_ctx.extend([_database, _http_client, _signing, _delivery])
     return app
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """Options of aiohttp's server (`run_app`, `AppRunner`) that bound what a slow client holds.
+
+    aiohttp has no timeout on reading a request's headers, but its keep-alive timer runs from
+    the moment a connection opens and from each answer, and closes the connection if no whole
+    request head has arrived by then: set to the client timeout, it is the header timeout.
+    Bodies are timed where they are read (`read_json`, the token form).
+    """
+    return {"keepalive_timeout": settings.client_timeout}
 
 
 def _readiness(app: web.Application) -> dict[str, bool]:
@@ -102,9 +118,15 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[SERVICES] = Services(
         settings=settings, db=db, clock=app[CLOCK], metrics=metrics, box=box
     )
+    app[DATABASE_CHECK] = check = await DatabaseCheck.start(settings.database_url)
+    _start(app[TASKS], "readiness", check.run)
     try:
         yield
     finally:
+        checking = app[TASKS].pop("readiness")
+        checking.cancel()
+        await asyncio.gather(checking, return_exceptions=True)
+        await check.close()
         await db.close()
 
 

@@ -1,9 +1,10 @@
-"""The command line: `python -m gateway serve | migrate | demo | admin ...`."""
+"""The command line: `python -m gateway serve | migrate | demo | listen | admin ...`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -11,8 +12,9 @@ from typing import Any
 
 import asyncpg
 import orjson
+import structlog
 
-from gateway import logs
+from gateway import failures, listen, logs
 from gateway.api import auth
 from gateway.clock import system_clock
 from gateway.config import ConfigError, Settings
@@ -23,11 +25,24 @@ from gateway.store import accounts, create_pool, migrate, secrets
 from gateway.store.crypto import SecretKeyError
 
 
+def raise_open_files_limit() -> tuple[int, int]:
+    """Raise the soft limit on open files to the hard one (each connection holds one).
+
+    Returns the (old, new) soft limits.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return soft, resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def serve(settings: Settings) -> None:
     from aiohttp import web
 
-    from gateway.app import create_app
+    from gateway.app import create_app, server_options
 
+    before, after = raise_open_files_limit()
+    structlog.get_logger(__name__).info("open_files_limit", soft_before=before, soft=after)
     use_uvloop()
     with database(settings) as ready:
         web.run_app(
@@ -37,6 +52,7 @@ def serve(settings: Settings) -> None:
             shutdown_timeout=ready.shutdown_timeout,
             access_log=None,
             print=lambda text: print(text, file=sys.stderr),
+            **server_options(ready),
         )
 
 
@@ -96,6 +112,11 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the gateway with a live demo")
     demo.add_argument("--rate", type=float, default=20.0, help="events per second")
     demo.add_argument("--duration", type=float, default=0.0, help="seconds; 0 = until Ctrl-C")
+    listen.add_arguments(
+        commands.add_parser(
+            "listen", help="receive a project's pushes here, through a temporary connector"
+        )
+    )
     admin = commands.add_parser("admin", help="projects and service accounts")
     admin_commands = admin.add_subparsers(dest="admin_command", required=True)
     project = admin_commands.add_parser("create-project", help="create a project")
@@ -125,6 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SecretKeyError as error:
         print(f"secret key error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:
+        message = failures.explain(error, settings)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 1
 
 
 def _command(arguments: argparse.Namespace, settings: Settings) -> int:
@@ -135,6 +162,8 @@ def _command(arguments: argparse.Namespace, settings: Settings) -> int:
         from gateway.demo import run_demo
 
         return run_demo(settings, rate=arguments.rate, duration=arguments.duration)
+    if arguments.command == "listen":
+        return listen.run_listen(arguments, settings)
     with database(settings) as ready:
         assert ready.database_url is not None
         result = asyncio.run(_run(arguments, ready))

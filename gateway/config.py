@@ -114,6 +114,9 @@ class Settings:
     ca_bundle: str | None = _setting(
         None, _optional_str, "extra CA bundle (PEM) trusted for pushes, besides the system store"
     )
+    max_connectors: int = _setting(
+        100, _positive(int), "most data connectors one project may have"
+    )
     push_timeout: float = _setting(10.0, _positive(float), "timeout of one push")
     push_concurrency: int = _setting(64, _positive(int), "pushes in flight per process")
     connector_concurrency: int = _setting(
@@ -136,6 +139,18 @@ class Settings:
     )
     retention: float = _setting(
         2678400.0, _positive(float), "events and push statistics older than this are deleted"
+    )
+    auth_failure_limit: int = _setting(
+        10, _positive(int), "failed sign-ins per service-account key per minute before a 429"
+    )
+    ingest_concurrency: int = _setting(
+        8, _positive(int), "publishes handled at once per process; more are answered 503"
+    )
+    client_timeout: float = _setting(
+        15.0,
+        _positive(float),
+        "a client sends a request's headers within this time of connecting or of the previous"
+        " answer (idle connections close then too), and its body within this time after them",
     )
     max_body: int = _setting(1048576, _positive(int), "largest request body accepted, in bytes")
     pool_size: int = _setting(10, _positive(int), "PostgreSQL connections per process")

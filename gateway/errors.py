@@ -13,6 +13,7 @@ class GatewayError(Exception):
     """Base of every error the gateway raises on purpose."""
 
     status = 500
+    retry_after: int | None = None  # seconds, sent as Retry-After
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -33,6 +34,27 @@ class Forbidden(GatewayError):
 
 class NotFound(GatewayError):
     status = 404
+
+
+class RequestTimeout(GatewayError):
+    """The client sent its request body too slowly."""
+
+    status = 408
+
+
+class TooManyRequests(GatewayError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Overloaded(GatewayError):
+    """More work in progress than the gateway admits; the client should retry shortly."""
+
+    status = 503
+    retry_after = 1
 
 
 class PayloadTooLarge(GatewayError):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -14,9 +16,10 @@ import orjson
 from aiohttp import web
 
 from gateway.api import auth
+from gateway.api.ratelimit import AUTH_FAILURES, basic_key
 from gateway.clock import Clock
 from gateway.config import Settings
-from gateway.errors import BadRequest, PayloadTooLarge
+from gateway.errors import BadRequest, PayloadTooLarge, RequestTimeout
 from gateway.metrics import Metrics
 from gateway.store.crypto import SecretBox
 
@@ -54,9 +57,10 @@ async def caller(request: web.Request) -> auth.Principal:
     principal = request.get(PRINCIPAL)
     if principal is None:
         svc = services(request)
-        principal = await auth.authenticate(
-            svc.db, request.headers.get("Authorization"), svc.now()
-        )
+        authorization = request.headers.get("Authorization")
+        now = svc.now()
+        with request.app[AUTH_FAILURES].watch(basic_key(authorization), now.timestamp()):
+            principal = await auth.authenticate(svc.db, authorization, now)
         request[PRINCIPAL] = principal
     return principal
 
@@ -75,10 +79,12 @@ def json_response(body: Any) -> web.Response:
 
 async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
     """The request body as JSON; malformed or oversized input is a 400."""
-    limit = services(request).settings.max_body
+    settings = services(request).settings
+    limit = settings.max_body
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"request body larger than {limit} bytes")
-    raw = await _read_at_most(request, limit)
+    async with body_deadline(settings.client_timeout):
+        raw = await _read_at_most(request, limit)
     if not raw.strip():
         if allow_empty:
             return {}
@@ -87,6 +93,16 @@ async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise BadRequest(f"malformed JSON: {error}") from None
+
+
+@asynccontextmanager
+async def body_deadline(seconds: float) -> AsyncIterator[None]:
+    """Bound the time a request body may take to arrive: a client that drips it gets a 408."""
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {seconds:g} s") from None
 
 
 async def _read_at_most(request: web.Request, limit: int) -> bytes:

@@ -10,13 +10,13 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway.api import standard_webhooks
+from gateway.api import credentials, standard_webhooks
 from gateway.errors import BadRequest
 from gateway.model import ACTIVE, EVENT_TYPES, Connector
 from gateway.push.addresses import connect_host, is_public_url
 
 CLIENT_STATUSES = (ACTIVE, "USER_DISABLED")
-MASKED_SECRET = "********"
+MASKED_SECRET = credentials.MASK
 FIELDS = ("displayName", "status", "events", "labels", "httpConfig", "type")
 HTTP_FIELDS = ("url", "signatureSecret", "headers", standard_webhooks.KEY)
 # Headers the gateway owns on every push; a connector may not override them.
@@ -26,6 +26,8 @@ RESERVED_HEADERS = frozenset(
      "dt-asymmetric-signature", "webhook-id", "webhook-timestamp", "webhook-signature"}
 )
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# What a header value may not hold: every C0 control but HTAB, and DEL (RFC 9110 §5.5).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 MAX_NAME, MAX_URL, MAX_SECRET = 256, 2048, 1024
 MAX_LABELS, MAX_LABEL_KEY = 100, 256
 MAX_HEADERS, MAX_HEADER_VALUE = 50, 4096
@@ -34,12 +36,9 @@ MAX_HEADERS, MAX_HEADER_VALUE = 50, 4096
 def connector_json(
     connector: Connector, *, show_secret: bool, reveal_webhook_secret: bool = False
 ) -> dict[str, Any]:
-    """The resource as the API shows it; a secret masked unless the caller may edit. The
-    Standard Webhooks secret shows only in the answer to the request that set it."""
-    secret = connector.signature_secret
-    if secret and not show_secret:
-        secret = MASKED_SECRET
-    return {
+    """The resource as the API shows it; its credentials masked unless the caller may edit.
+    The Standard Webhooks secret shows only in the answer to the request that set it."""
+    shown = {
         "name": f"projects/{connector.project_id}/dataconnectors/{connector.id}",
         "displayName": connector.display_name,
         "type": "HTTP_PUSH",
@@ -48,13 +47,14 @@ def connector_json(
         "labels": list(connector.labels),
         "httpConfig": {
             "url": connector.url,
-            "signatureSecret": secret,
+            "signatureSecret": connector.signature_secret,
             "headers": dict(connector.headers),
             standard_webhooks.KEY: standard_webhooks.render(
                 connector, reveal=show_secret and reveal_webhook_secret
             ),
         },
     }
+    return shown if show_secret else credentials.mask(shown)
 
 
 def _string(value: Any, name: str, limit: int) -> str:
@@ -97,6 +97,13 @@ def parse_status(value: Any) -> str:
     return str(value)
 
 
+# How a developer reaches a receiver on their own machine; the guard itself stays as it is.
+LOCAL_TARGETS_HINT = (
+    " (to push to a receiver on your own machine during development, start the gateway with"
+    " GATEWAY_ALLOW_INSECURE_TARGETS=true)"
+)
+
+
 def parse_url(value: Any, *, allow_insecure: bool) -> str:
     url = _string(value, "httpConfig.url", MAX_URL)
     try:
@@ -108,11 +115,12 @@ def parse_url(value: Any, *, allow_insecure: bool) -> str:
         raise BadRequest("httpConfig.url is not a valid URL") from None
     allowed = ("https", "http") if allow_insecure else ("https",)
     if parts.scheme not in allowed or not host:
-        raise BadRequest("httpConfig.url must be an https:// URL")
+        hint = LOCAL_TARGETS_HINT if parts.scheme == "http" else ""
+        raise BadRequest("httpConfig.url must be an https:// URL" + hint)
     if parts.username or parts.password:
         raise BadRequest("httpConfig.url must not carry credentials; use headers")
     if not allow_insecure and not is_public_url(url):
-        raise BadRequest("httpConfig.url must point to a public address")
+        raise BadRequest("httpConfig.url must point to a public address" + LOCAL_TARGETS_HINT)
     return url
 
 
@@ -128,8 +136,10 @@ def parse_headers(value: Any) -> dict[str, str]:
         if name.lower() in RESERVED_HEADERS:
             raise BadRequest(f"httpConfig.headers: {name} is set by the gateway")
         text = _string(text, f"httpConfig.headers.{name}", MAX_HEADER_VALUE)
-        if any(char in text for char in "\r\n\0"):
-            raise BadRequest(f"httpConfig.headers.{name} must not contain line breaks")
+        if _CONTROL.search(text):
+            raise BadRequest(
+                f"httpConfig.headers.{name} must not contain line breaks or control characters"
+            )
         headers[name] = text
     return headers
 
@@ -161,7 +171,11 @@ def _apply_http_config(
 def apply_changes(
     connector: Connector, body: Mapping[str, Any], paths: list[str], *, allow_insecure: bool
 ) -> Connector:
-    """The connector with the fields named by `paths` taken from `body` (absent ones cleared)."""
+    """The connector with the fields named by `paths` taken from `body` (absent ones cleared).
+
+    A credential sent back in its masked form keeps the stored value.
+    """
+    body = credentials.restore_masked(body, connector_json(connector, show_secret=True))
     unknown = sorted(set(body) - set(FIELDS) - {"name"})
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(unknown)}")

@@ -72,7 +72,10 @@ async def create_connector(request: web.Request) -> web.Response:
     connector = new_connector(
         project_id, new_id(), body, allow_insecure=svc.settings.allow_insecure_targets
     )
-    created = await connectors.insert(svc.db, svc.box, connector, svc.now())
+    limit = svc.settings.max_connectors
+    created = await connectors.insert(svc.db, svc.box, connector, svc.now(), limit)
+    if created is None:
+        raise BadRequest(f"a project may have at most {limit} data connectors")
     return json_response(_render(created, principal, reveal=standard_webhooks.sets_secret(body)))
 
 

@@ -10,7 +10,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.errors import DATABASE_UNAVAILABLE, GatewayError, Unavailable
+from gateway.errors import DATABASE_UNAVAILABLE, GatewayError
 
 HELP_URL = "https://developer.d21s.com/docs/error-codes"
 
@@ -32,8 +32,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except GatewayError as error:
-        retry = isinstance(error, Unavailable)
-        headers = {"Retry-After": str(Unavailable.retry_after)} if retry else None
+        retry = error.retry_after
+        headers = {"Retry-After": str(retry)} if retry is not None else None
         return error_response(error.status, error.message, headers)
     except web.HTTPException as error:
         if error.status < 400:

@@ -6,6 +6,7 @@ delivery per matching connector are committed.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ import orjson
 from aiohttp import web
 
 from gateway.api import auth
+from gateway.api.admission import admitted
 from gateway.api.common import (
     RESOURCE_ID,
     authorize,
@@ -27,24 +29,29 @@ from gateway.api.common import (
 )
 from gateway.errors import BadRequest, NotFound
 from gateway.ingest import publish as ingest
-from gateway.ingest.eventdata import parse_publish, parse_timestamp
+from gateway.ingest.eventdata import InvalidEventData, parse_publish, parse_timestamp
 from gateway.model import EVENT_TYPES
 from gateway.store import devices
 
 routes = web.RouteTableDef()
 MAX_BATCH = 1000
+_SLICE = 10  # events validated between two turns of the event loop (about 1 ms of work)
 HISTORY_PAGE = 1000
 HISTORY_DEFAULT_SPAN = timedelta(hours=24)
 _DEVICE_ID = re.compile(RESOURCE_ID)
 
 
-async def _store(request: web.Request, project_id: str, events: list[ingest.NewEvent]) -> None:
+async def _store(
+    request: web.Request, project_id: str, events: list[ingest.NewEvent]
+) -> list[Any]:
     svc = services(request)
     max_age = timedelta(seconds=svc.settings.delivery_max_age)
-    await ingest.store(svc.db, project_id, events, svc.now(), max_age, svc.metrics)
+    batch = await ingest.store(svc.db, project_id, events, svc.now(), max_age, svc.metrics)
+    return ingest.answers(project_id, events, batch)
 
 
 @routes.post("/v2/projects/{project}/devices/{device:" + RESOURCE_ID + "}:publish")
+@admitted
 async def publish(request: web.Request) -> web.Response:
     """DT emulator's call: body {"<eventType>": {...}}; `?eventId=` makes it idempotent."""
     _, project_id = await authorize(request, auth.DEVELOPER)
@@ -54,11 +61,12 @@ async def publish(request: web.Request) -> web.Response:
     event = ingest.new_event(
         request.match_info["device"], event_type, data, now, query_value(request, "eventId")
     )
-    await _store(request, project_id, [event])
-    return json_response(event.to_json(project_id))
+    [stored] = await _store(request, project_id, [event])
+    return json_response(stored)
 
 
 @routes.post("/v2/projects/{project}/devices:publishBatch")
+@admitted
 async def publish_batch(request: web.Request) -> web.Response:
     """Body {"events": [{"device": "<id>", "eventId"?: "...", "data": {"<type>": {...}}}]}."""
     _, project_id = await authorize(request, auth.DEVELOPER)
@@ -66,10 +74,20 @@ async def publish_batch(request: web.Request) -> web.Response:
     items = body.get("events")
     if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
         raise BadRequest(f"events must be a list of 1 to {MAX_BATCH} events")
-    now = services(request).now()
-    events = [_batch_event(item, index, now) for index, item in enumerate(items)]
-    await _store(request, project_id, events)
-    return json_response({"events": [event.to_json(project_id) for event in events]})
+    events = await _parse_batch(items, services(request).now())
+    return json_response({"events": await _store(request, project_id, events)})
+
+
+async def _parse_batch(items: list[Any], now: datetime) -> list[ingest.NewEvent]:
+    """The batch's events, validated in slices: between two slices the event loop answers other
+    requests (health checks above all), which one large batch would otherwise hold up."""
+    events: list[ingest.NewEvent] = []
+    for start in range(0, len(items), _SLICE):
+        if start:
+            await asyncio.sleep(0)
+        chunk = items[start : start + _SLICE]
+        events += [_batch_event(item, index, now) for index, item in enumerate(chunk, start)]
+    return events
 
 
 def _batch_event(item: Any, index: int, now: datetime) -> ingest.NewEvent:
@@ -114,8 +132,9 @@ def _history_cursor(request: web.Request, start: datetime) -> tuple[datetime, st
         return start, ""
     moment, _, event_id = token.partition("|")
     try:
-        return datetime.fromisoformat(moment), event_id
-    except ValueError:
+        # In UTC, so a time the database cannot hold is refused here, not by the driver.
+        return parse_timestamp(moment), event_id
+    except InvalidEventData:
         raise BadRequest("invalid pageToken") from None
 
 

@@ -8,7 +8,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.api.common import json_response, services
-from gateway.store import migrate
+from gateway.api.readiness import DATABASE_CHECK
 
 routes = web.RouteTableDef()
 READINESS: web.AppKey[Callable[[], dict[str, bool]]] = web.AppKey("readiness")
@@ -29,13 +29,7 @@ async def healthz(_request: web.Request) -> web.Response:
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
     checks = dict(request.app[READINESS]())
-    try:
-        async with services(request).db.acquire(timeout=2) as connection:
-            version = await migrate.applied_version(connection)
-        checks["database"] = True
-        checks["migrations"] = version == migrate.latest_version()
-    except Exception:  # any failure at all means "not ready"
-        checks["database"] = checks["migrations"] = False
+    checks.update(request.app[DATABASE_CHECK].checks)  # checked in the background
     ready = all(checks.values())
     response = json_response({"status": "ready" if ready else "not ready", "checks": checks})
     response.set_status(200 if ready else 503)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api import auth
-from gateway.api.common import json_response, services
+from gateway.api.common import body_deadline, json_response, services
+from gateway.api.ratelimit import AUTH_FAILURES, assertion_key
 from gateway.errors import BadRequest
 
 routes = web.RouteTableDef()
@@ -28,7 +29,8 @@ async def token(request: web.Request) -> web.Response:
     if request.content_length is None or request.content_length > 16384:
         raise BadRequest("the form must be at most 16 KiB, with a Content-Length")
     try:
-        form = await request.post()
+        async with body_deadline(services(request).settings.client_timeout):
+            form = await request.post()
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("the form is not valid UTF-8 form data") from None
     if form.get("grant_type") != auth.JWT_BEARER_GRANT:
@@ -37,7 +39,9 @@ async def token(request: web.Request) -> web.Response:
     if not isinstance(assertion, str) or not assertion:
         raise BadRequest("assertion is required")
     svc = services(request)
-    access_token = await auth.grant_access_token(svc.db, assertion, audiences(request), svc.now())
+    now = svc.now()
+    with request.app[AUTH_FAILURES].watch(assertion_key(assertion), now.timestamp()):
+        access_token = await auth.grant_access_token(svc.db, assertion, audiences(request), now)
     return json_response({
         "access_token": access_token,
         "token_type": "Bearer",

@@ -84,3 +84,9 @@ async def store(
         metrics.events_published.labels(event_type).inc(count)
     metrics.deliveries_enqueued.labels("publish").inc(batch.queued)
     return batch
+
+
+def answers(project_id: str, events: Sequence[NewEvent], batch: StoredBatch) -> list[Any]:
+    """The events as stored: a republished id answers with the event stored first, unchanged."""
+    stored = {event["eventId"]: event for event in map(orjson.loads, batch.existing)}
+    return [stored.get(event.id) or event.to_json(project_id) for event in events]

@@ -96,9 +96,19 @@ async def of_project(db: asyncpg.Pool, box: SecretBox, project_id: str) -> list[
 
 
 async def insert(
-    db: asyncpg.Pool, box: SecretBox, connector: Connector, now: datetime
-) -> Connector:
+    db: asyncpg.Pool,
+    box: SecretBox,
+    connector: Connector,
+    now: datetime,
+    limit: int | None = None,
+) -> Connector | None:
+    """Store a new connector; None when its project already has `limit` connectors."""
     async with db.acquire() as connection, connection.transaction():
+        if limit is not None:
+            await connection.execute(sql("lock_project_connectors"), connector.project_id)
+            held = await connection.fetchval(sql("count_project_connectors"), connector.project_id)
+            if held >= limit:
+                return None
         row = await fetch_one(connection, sql("insert_connector"), *_values(connector, box), now)
         await connection.execute(sql("notify_connector_changed"), connector.project_id)
     return _connector(row, box)

@@ -14,11 +14,13 @@ from gateway.store import Connection, Executor, fetch_one, sql
 
 @dataclass(frozen=True)
 class StoredBatch:
-    """What one publish stored: devices found, types of events new to the store, deliveries."""
+    """What one publish stored: devices found, types of events new to the store, deliveries,
+    and the stored bodies of events whose ids were stored before."""
 
     known: int
     stored_types: list[str]
     queued: int
+    existing: list[bytes] = field(default_factory=list)
 
 
 async def store_events(
@@ -36,7 +38,9 @@ async def store_events(
     row = await fetch_one(db, sql("store_events"), project_id, now, expires_at, *columns)
     if row["queued"]:
         await db.execute(sql("notify_deliveries"))
-    return StoredBatch(row["known"], row["stored_types"] or [], row["queued"])
+    return StoredBatch(
+        row["known"], row["stored_types"] or [], row["queued"], row["existing"] or []
+    )
 
 
 async def enqueue_sync(

@@ -118,7 +118,8 @@ JOIN events e ON e.project_id = r.project_id AND e.id = r.event_id
 WHERE r.project_id = $1 AND r.device_id = ANY ($2::text[]);
 
 -- name: store_events
--- Stores new events (an id already stored is skipped: publishing is idempotent), moves each
+-- Stores new events (an id already stored is skipped and its stored body returned: publishing
+-- is idempotent), moves each
 -- device's latest event per type forward, and queues one delivery per matching ACTIVE connector,
 -- all in one statement, or nothing when an event names an unknown device.
 -- Parameters: project, now, expires_at, then one array per column.
@@ -157,9 +158,13 @@ WITH input AS (
      AND (c.events = '{}' OR s.event_type = ANY (c.events))
     RETURNING connector_id
 )
+-- The statement's snapshot of events holds no row `stored` inserts: these are the ids already
+-- stored before, answered with what is stored rather than with the republished data.
 SELECT (SELECT count(*) FROM input) AS known,
        (SELECT array_agg(event_type) FROM stored) AS stored_types,
-       (SELECT count(*) FROM queued) AS queued;
+       (SELECT count(*) FROM queued) AS queued,
+       (SELECT array_agg(body) FROM events
+        WHERE project_id = $1 AND id = ANY ($4::text[])) AS existing;
 
 -- name: notify_deliveries
 SELECT pg_notify('gateway_deliveries', '');

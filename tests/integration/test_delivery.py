@@ -244,6 +244,29 @@ async def test_publish_is_idempotent(gateway: Gateway, receiver: Receiver) -> No
     assert stored == 2
 
 
+async def test_republishing_an_event_id_answers_with_the_stored_event(gateway: Gateway) -> None:
+    account = await gateway.project()
+    device = await gateway.device(account)
+    first = await gateway.publish(account, device, {"temperature": {"value": 1}}, event_id="once")
+    gateway.clock.advance(5)
+
+    again = await gateway.publish(account, device, {"temperature": {"value": 9}}, event_id="once")
+    batch = await publish_batch(
+        gateway,
+        account,
+        [
+            {"device": device, "eventId": "once", "data": {"temperature": {"value": 7}}},
+            {"device": device, "eventId": "new", "data": {"temperature": {"value": 2}}},
+        ],
+    )
+
+    assert again == first
+    assert batch["events"][0] == first
+    assert batch["events"][1]["eventId"] == "new"
+    assert batch["events"][1]["data"]["temperature"]["value"] == 2
+    assert batch["events"][1]["timestamp"] != first["timestamp"]
+
+
 async def test_batch_naming_an_unknown_device_stores_nothing(
     gateway: Gateway, receiver: Receiver
 ) -> None:

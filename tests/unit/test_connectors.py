@@ -316,3 +316,16 @@ def test_insecure_setting_allows_http_but_not_other_schemes() -> None:
 def test_url_must_be_text(value: Any) -> None:
     with pytest.raises(BadRequest):
         parse_url(value, allow_insecure=True)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:5000/", "https://localhost:5000/"])
+def test_refusing_a_local_target_says_how_to_allow_it_in_development(url: str) -> None:
+    with pytest.raises(BadRequest) as refusal:
+        parse_url(url, allow_insecure=False)
+    assert "GATEWAY_ALLOW_INSECURE_TARGETS=true" in refusal.value.message
+
+
+def test_refusing_another_scheme_does_not_suggest_the_development_setting() -> None:
+    with pytest.raises(BadRequest) as refusal:
+        parse_url("ftp://example.com/hook", allow_insecure=False)
+    assert "GATEWAY_ALLOW_INSECURE_TARGETS" not in refusal.value.message
