@@ -105,7 +105,7 @@ async def insert(
     """Store a new connector; None when its project already has `limit` connectors."""
     async with db.acquire() as connection, connection.transaction():
         if limit is not None:
-            await connection.execute(sql("lock_project_connectors"), connector.project_id)
+            await connection.execute(sql("lock_project_row"), connector.project_id)
             held = await connection.fetchval(sql("count_project_connectors"), connector.project_id)
             if held >= limit:
                 return None
