@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from gateway.config import Settings
-from tests.conftest import Account, Gateway, configured
+from tests.harness import Account, Gateway, configured
 from tests.integration.helpers import assert_error
 from tests.integration.test_auth import GRANT, assertion, token_url
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from gateway.config import Settings
-from tests.conftest import Gateway, configured
+from tests.harness import Gateway, configured
 from tests.integration.helpers import assert_error
 
 LIMIT = 3

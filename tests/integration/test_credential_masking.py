@@ -6,7 +6,7 @@ import jwt
 
 from gateway.api import auth
 from gateway.api.credentials import MASK
-from tests.conftest import Gateway
+from tests.harness import Gateway
 from tests.integration.helpers import assert_error, snapshot
 from tests.receiver import Receiver
 

@@ -11,7 +11,7 @@ import pytest
 
 from gateway.api.admission import INGEST_GATE
 from gateway.config import Settings
-from tests.conftest import Account, Gateway, configured
+from tests.harness import Account, Gateway, configured
 from tests.integration.helpers import assert_error
 
 LIMIT = 3

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from tests.conftest import Gateway
+from tests.harness import Gateway
 
 
 async def readiness(gateway: Gateway) -> tuple[int, dict[str, bool]]:

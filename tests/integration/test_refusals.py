@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.api.common import encode_page_token
-from tests.conftest import Gateway
+from tests.harness import Gateway
 from tests.integration.helpers import assert_error, snapshot
 
 HOOK = "https://example.com/hook"

@@ -16,7 +16,7 @@ from gateway.app import create_app, server_options
 from gateway.clock import ManualClock
 from gateway.config import Settings
 from gateway.metrics import Metrics
-from tests.conftest import Gateway, configured
+from tests.harness import Gateway, configured
 
 TIMEOUT = 1.0
 SLOW_SOCKETS = 200
