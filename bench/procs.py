@@ -116,6 +116,9 @@ class Gateway:
         raise RuntimeError("no VmRSS line")
 
 
+SECRET_KEY = "YmVuY2gtc2VhbHMtaXRzLXNlY3JldHMtd2l0aC1pdCE="  # base64 of 32 bytes
+
+
 def gateway_env(database_url: str, source: Path, **settings: str) -> dict[str, str]:
     """This environment minus GATEWAY_*, plus the benchmark's gateway settings; the gateway's
     code is imported from `source` (a checkout's root)."""
@@ -127,6 +130,8 @@ def gateway_env(database_url: str, source: Path, **settings: str) -> dict[str, s
             "GATEWAY_ALLOW_INSECURE_TARGETS": "true",
             "GATEWAY_LOG_LEVEL": "warning",
             "GATEWAY_LOG_FORMAT": "json",
+            # Known here, so that connectors inserted by SQL can be sealed under it (rig.py).
+            "GATEWAY_SECRET_KEY": SECRET_KEY,
         }
     )
     env.update({f"GATEWAY_{key.upper()}": value for key, value in settings.items()})

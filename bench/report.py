@@ -42,6 +42,19 @@ SECTIONS: list[tuple[str, list[Figure]]] = [
             Figure("throughput2_s", "Durable signed deliveries/s end to end, 2 processes", "/s"),
             Figure("throughput2_ratio", "  ratio to baseline", "", "≥ 0.50", lambda v: v >= 0.5, 2),
             Figure("throughput2_gain", "  ratio to 1 process", "", "", None, 2),
+            Figure("asymmetric_off_s", "1 process, asymmetric signature off: deliveries/s", "/s"),
+            Figure("asymmetric_on_s", "1 process, DT-Asymmetric-Signature on (default)", "/s"),
+            Figure(
+                "asymmetric_ratio", "  ratio on/off", "", "≥ 0.85", lambda v: v >= 0.85, 2
+            ),
+            Figure("asymmetric_off_cpu_us", "  gateway CPU per delivery, off", "µs", "", None, 1),
+            Figure("asymmetric_on_cpu_us", "  gateway CPU per delivery, on", "µs", "", None, 1),
+            Figure(
+                "asymmetric_cpu_ratio", "  ratio off/on of CPU per delivery", "", "≥ 0.85",
+                lambda v: v >= 0.85, 2,
+            ),
+            Figure("es256_sign_us", "  one ES256 token (asymmetric)", "µs", "", None, 1),
+            Figure("hs256_sign_us", "  one HS256 token (X-Dt-Signature)", "µs", "", None, 1),
         ],
     ),
     (

@@ -14,6 +14,8 @@ import procs
 from client import Api, Receiver
 
 from gateway.ids import new_id
+from gateway.store.connectors import seal_secrets
+from gateway.store.crypto import SecretBox, parse_keys
 
 SECRET = "bench-signature-secret-of-32-bytes-or-more"  # every connector's
 DEVELOPER = "roles/project.developer"
@@ -176,6 +178,9 @@ async def insert_tenants(
     owners = [p for p in ids for _ in range(connectors_each)]
     connector_ids = [new_id() for _ in owners]
     urls = [rig.receiver.url("scale", c) for c in connector_ids]
+    box = SecretBox(parse_keys(procs.SECRET_KEY, "bench"))
+    pairs = zip(owners, connector_ids, strict=True)
+    sealed = [seal_secrets(box, project, connector, SECRET, ()) for project, connector in pairs]
     async with rig.db.acquire() as connection, connection.transaction():
         await connection.execute(
             "INSERT INTO projects (id, display_name, created_at) "
@@ -216,13 +221,13 @@ async def insert_tenants(
         )
         await connection.execute(
             "INSERT INTO connectors (project_id, id, display_name, status, events, labels, url,"
-            " signature_secret, headers, created_at) "
-            "SELECT p, c, 'tenant', 'ACTIVE', '{}', '{}', u, $4, '{}'::jsonb, $5 "
-            "FROM unnest($1::text[], $2::text[], $3::text[]) AS x (p, c, u)",
+            " signature_secret, headers, sealed_secrets, created_at) "
+            "SELECT p, c, 'tenant', 'ACTIVE', '{}', '{}', u, '', '{}'::jsonb, s, $5 "
+            "FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) AS x (p, c, u, s)",
             owners,
             connector_ids,
             urls,
-            SECRET,
+            sealed,
             now,
         )
     gateway = rig.gateways[0].url

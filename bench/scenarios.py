@@ -21,6 +21,8 @@ from rig import SECRET, Project, Rig
 from gateway.ingest.publish import new_event
 from gateway.model import Connector
 from gateway.push import body as push
+from gateway.push.asymmetric import AsymmetricSigner, SigningKey, new_private_key
+from gateway.push.signing import sign_body
 
 Figures = dict[str, float]
 CONCURRENCY = 64  # the gateway's default GATEWAY_PUSH_CONCURRENCY
@@ -344,6 +346,48 @@ async def two_processes(rig: Rig, sizes: Sizes, state: State) -> Figures:
     return figures
 
 
+async def asymmetric_cost(rig: Rig, sizes: Sizes, state: State) -> Figures:
+    """The throughput burst through a fresh gateway without DT-Asymmetric-Signature, then
+    through a fresh one with it (the default): the ratio is the cost of the ES256 signature.
+
+    On a shared machine the rates swing with other load, so the gateway's CPU time per delivery
+    (publishing included) is reported too: its ratio off/on is what the throughput ratio of a
+    CPU-bound gateway is on a quiet machine."""
+    figures: Figures = {}
+    default = dict(rig.settings)
+    for name, setting in (("off", "false"), ("on", "true")):
+        rig.settings = {**default, "asymmetric_signature": setting}
+        previous = rig.gateways[0]
+        await rig.add_gateway()
+        rig.stop_gateway(previous)  # one process pushes, signing as `setting` says
+        run = await deliver(rig, rig.apis(), state.t, "t", sizes.throughput_events, 1)
+        figures[f"asymmetric_{name}_s"] = run.rate
+        figures[f"asymmetric_{name}_cpu_us"] = run.cpu["gateway"] / 100 / run.rate * 1e6
+    rig.settings = default
+    figures["asymmetric_ratio"] = figures["asymmetric_on_s"] / figures["asymmetric_off_s"]
+    figures["asymmetric_cpu_ratio"] = (
+        figures["asymmetric_off_cpu_us"] / figures["asymmetric_on_cpu_us"]
+    )
+    return {**figures, **signing_costs()}
+
+
+def signing_costs(count: int = 5_000) -> Figures:
+    """µs per token of each signature, signed here, in this process, over one push body."""
+    body, _ = sample_push()
+    signer = AsymmetricSigner(SigningKey.from_der("bench", new_private_key()), "https://b/dc")
+    costs = {
+        "es256_sign_us": lambda: signer.sign(body, "p", time.time()),
+        "hs256_sign_us": lambda: sign_body(body, SECRET),
+    }
+    figures: Figures = {}
+    for name, sign in costs.items():
+        started = time.perf_counter()
+        for _ in range(count):
+            sign()
+        figures[name] = (time.perf_counter() - started) / count * 1e6
+    return figures
+
+
 async def warm_up(rig: Rig, t: Project) -> None:
     """A small burst first, so that connections and caches are not part of any figure."""
     await deliver(rig, rig.apis(), t, "t", 2_000, 1)
@@ -373,6 +417,7 @@ STEPS: dict[str, Step] = {
     "scale": scale,
     "sync": sync,
     "processes": two_processes,
+    "asymmetric": asymmetric_cost,
 }
 
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import aiohttp
+import asyncpg
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -32,6 +33,8 @@ from gateway.api import (
     projects,
     roles,
     serviceaccounts,
+    signing_keys,
+    standard_webhooks,
     stream,
 )
 from gateway.api.admission import INGEST_GATE, IngestGate
@@ -47,9 +50,10 @@ from gateway.dispatch.dispatcher import Dispatcher
 from gateway.dispatch.listener import Listener
 from gateway.dispatch.registry import ConnectorRegistry
 from gateway.metrics import Metrics
+from gateway.push import asymmetric
 from gateway.push import post as push
 from gateway.push.senders import Options, Senders
-from gateway.store import create_pool, migrate
+from gateway.store import create_pool, migrate, secrets
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +64,8 @@ HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
 SENDERS = web.AppKey("senders", Senders)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 REGISTRY = web.AppKey("registry", ConnectorRegistry)
+SIGNER = web.AppKey("signer", asymmetric.AsymmetricSigner)
+SIGNING_KEY_REFRESH = 5.0  # seconds: how soon a rotation made elsewhere is used here
 TASKS = web.AppKey("tasks", dict[str, asyncio.Task[None]])
 
 
@@ -79,12 +85,17 @@ def create_app(
     app[METRICS] = metrics or Metrics()
     app[AUTH_FAILURES] = FailureLimiter(settings.auth_failure_limit)
     app[INGEST_GATE] = IngestGate(settings.ingest_concurrency)
-    for module in (dataconnectors, deliveries, devices, events, oauth, health, openapi):
+    for module in (
+        dataconnectors, deliveries, devices, events, oauth, health, openapi, signing_keys
+    ):
         app.add_routes(module.routes)
-    for module in (dataconnectortypes, stream, projects, serviceaccounts, members, roles, console):
+    for module in (
+        dataconnectortypes, standard_webhooks, stream, projects, serviceaccounts, members, roles,
+        console,
+    ):
         app.add_routes(module.routes)
     app[health.READINESS] = lambda: _readiness(app)
-    app.cleanup_ctx.extend([_database, _http_client, _delivery])
+    app.cleanup_ctx.extend([_database, _http_client, _signing, _delivery])
     app.cleanup_ctx.extend([stream.streaming, projects.purging])
     app.on_shutdown.append(stream.end_streams)
     return app
@@ -113,11 +124,18 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     assert settings.database_url is not None
     db = await create_pool(settings.database_url, settings.pool_size)
-    async with db.acquire() as connection:
-        await migrate.migrate(connection)
+    try:
+        async with db.acquire() as connection:
+            await migrate.migrate(connection)
+            box = await secrets.open_box(connection, settings.secret_key, settings.data_dir)
+    except BaseException:
+        await db.close()
+        raise
     metrics = app[METRICS]
     metrics.pool = db
-    app[SERVICES] = Services(settings=settings, db=db, clock=app[CLOCK], metrics=metrics)
+    app[SERVICES] = Services(
+        settings=settings, db=db, clock=app[CLOCK], metrics=metrics, box=box
+    )
     app[DATABASE_CHECK] = check = await DatabaseCheck.start(settings.database_url)
     _start(app[TASKS], "readiness", check.run)
     try:
@@ -143,8 +161,6 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
         settings.push_timeout, not settings.allow_insecure_targets, settings.ca_bundle
     ))  # fmt: skip
     app[SENDERS] = senders
-    services = app[SERVICES]
-    app[deliveries.SAMPLE_PUSHER] = SamplePusher(senders, services.db, services.clock)
     try:
         yield
     finally:
@@ -152,14 +168,36 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
         await session.close()
 
 
+async def _signing(app: web.Application) -> AsyncIterator[None]:
+    """The asymmetric signer with the key every replica shares, kept current after rotations."""
+    services = app[SERVICES]
+    settings = services.settings
+    if settings.asymmetric_signature:
+        issuer = asymmetric.issuer(settings.public_url, settings.host, settings.port)
+        signer = await asymmetric.load_signer(services.db, services.box, issuer, services.clock())
+        app[SIGNER] = signer
+
+        async def refresh_forever() -> None:
+            while True:
+                await asyncio.sleep(SIGNING_KEY_REFRESH)
+                with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                    await asymmetric.refresh(signer, services.db, services.box)
+
+        _start(app[TASKS], "signing_key_refresh", refresh_forever)
+    yield
+
+
 async def _delivery(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     settings = services.settings
-    registry = ConnectorRegistry(services.db)
+    registry = ConnectorRegistry(services.db, services.box)
     sinks = [AttemptLog(services.clock)] if settings.attempt_log else []
     dispatcher = Dispatcher(
         settings, services.db, app[SENDERS], registry, services.metrics, services.clock,
-        sinks,
+        sinks, signer=app.get(SIGNER),
+    )
+    app[deliveries.SAMPLE_PUSHER] = SamplePusher(
+        app[SENDERS], services.db, services.clock, signer=app.get(SIGNER)
     )
     app[REGISTRY] = registry
     app[DISPATCHER] = dispatcher

@@ -21,7 +21,9 @@ from gateway.clock import system_clock
 from gateway.config import ConfigError, Settings
 from gateway.embedded import database, use_uvloop
 from gateway.ids import new_id
-from gateway.store import accounts, create_pool, migrate
+from gateway.push import asymmetric
+from gateway.store import accounts, create_pool, migrate, secrets
+from gateway.store.crypto import SecretKeyError
 
 
 def raise_open_files_limit() -> tuple[int, int]:
@@ -100,6 +102,24 @@ async def _admin(url: str, arguments: argparse.Namespace) -> Any:
         await db.close()
 
 
+async def _with_box(settings: Settings, url: str, command: str) -> dict[str, Any]:
+    """Commands on sealed secrets: open the box (which seals secrets stored in clear), then
+    rotate the signing key or re-seal everything under the first key."""
+    await _migrate(url)
+    db = await create_pool(url, 2)
+    try:
+        async with db.acquire() as connection:
+            box = await secrets.open_box(connection, settings.secret_key, settings.data_dir)
+        if command == "migrate":
+            return {}
+        if command == "rotate-signing-key":
+            kid = await asymmetric.rotate(db, box, system_clock())
+            return {"kid": kid, "previousKey": "published until its last tokens expired"}
+        return {"resealed": await secrets.reseal_all(db, box)}
+    finally:
+        await db.close()
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -122,6 +142,12 @@ def parser() -> argparse.ArgumentParser:
     account.add_argument("--role", default=auth.DEVELOPER, choices=auth.ROLES)
     admin_cli.add_commands(admin_commands)
     delivery_admin.add_commands(admin_commands)
+    admin_commands.add_parser(
+        "rotate-signing-key", help="sign pushes with a new asymmetric key from now on"
+    )
+    admin_commands.add_parser(
+        "reencrypt-secrets", help="seal the stored secrets again under the first secret key"
+    )
     return top
 
 
@@ -135,6 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(settings.log_level, settings.log_format)
     try:
         return _command(arguments, settings)
+    except SecretKeyError as error:
+        print(f"secret key error: {error}", file=sys.stderr)
+        return 2
     except Exception as error:
         message = failures.explain(error, settings)
         if message is None:
@@ -155,16 +184,22 @@ def _command(arguments: argparse.Namespace, settings: Settings) -> int:
         return listen.run_listen(arguments, settings)
     with database(settings) as ready:
         assert ready.database_url is not None
-        result = asyncio.run(_run(arguments, ready.database_url))
+        result = asyncio.run(_run(arguments, ready))
     if result is None:  # commands printing JSON lines have printed them
         return 0
     print(orjson.dumps(result).decode())
     return 1 if isinstance(result, dict) and "error" in result else 0
 
 
-async def _run(arguments: argparse.Namespace, url: str) -> Any:
+async def _run(arguments: argparse.Namespace, settings: Settings) -> Any:
+    url = settings.database_url
+    assert url is not None
     if arguments.command == "migrate":
-        return {"applied": await _migrate(url), "at": datetime.now(UTC).isoformat()}
+        applied = await _migrate(url)
+        await _with_box(settings, url, "migrate")  # seals what is stored in clear
+        return {"applied": applied, "at": datetime.now(UTC).isoformat()}
+    if arguments.admin_command in ("rotate-signing-key", "reencrypt-secrets"):
+        return await _with_box(settings, url, arguments.admin_command)
     if arguments.admin_command in delivery_admin.COMMANDS:
         return await delivery_admin.run(arguments, url)
     if arguments.admin_command == "create-project":

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from gateway.store.crypto import SecretKeyError, parse_keys
+
 PREFIX = "GATEWAY_"
 # A claimed delivery may wait behind failing pushes of its connector (three in a row put it into
 # probing) before its own push: its lease must outlast that.
@@ -62,6 +64,16 @@ def _choice(*allowed: str) -> Callable[[str], str]:
 
 def _optional_str(text: str) -> str | None:
     return text or None
+
+
+def _secret_keys(text: str) -> str | None:
+    if not text:
+        return None
+    try:
+        parse_keys(text, "the key")
+    except SecretKeyError as error:
+        raise ValueError(str(error)) from None
+    return text
 
 
 def _default_data_dir() -> Path:
@@ -175,6 +187,12 @@ class Settings:
     log_level: str = _setting(
         "info", _choice("debug", "info", "warning", "error"), "lowest level logged"
     )
+    secret_key: str | None = _setting(
+        None, _secret_keys, "key(s) sealing stored secrets; unset = a key file in the data dir"
+    )
+    asymmetric_signature: bool = _setting(
+        True, _bool, "sign every push with DT-Asymmetric-Signature (ES256, the gateway's key)"
+    )
 
     def __post_init__(self) -> None:
         if self.data_dir is None:
@@ -190,6 +208,8 @@ class Settings:
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         shown["database_url"] = mask_url(self.database_url)
+        if self.secret_key:
+            shown["secret_key"] = "**********"
         inner = ", ".join(f"{key}={value!r}" for key, value in shown.items())
         return f"Settings({inner})"
 

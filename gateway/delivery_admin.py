@@ -16,7 +16,7 @@ from gateway.clock import system_clock
 from gateway.config import Settings
 from gateway.errors import GatewayError
 from gateway.model import ACTIVE, DELIVERY_STATUSES
-from gateway.store import attempts, connectors, create_pool, delivery_log, migrate
+from gateway.store import attempts, connectors, create_pool, delivery_log, migrate, secrets
 
 COMMANDS = ("deliveries", "replay")
 
@@ -82,7 +82,9 @@ def _listed(text: str) -> list[str]:
 async def _replay(
     db: asyncpg.Pool, arguments: argparse.Namespace, settings: Settings
 ) -> dict[str, Any]:
-    connector = await connectors.get(db, arguments.project, arguments.connector)
+    async with db.acquire() as connection:
+        box = await secrets.open_box(connection, settings.secret_key, settings.data_dir)
+    connector = await connectors.get(db, box, arguments.project, arguments.connector)
     if connector is None:
         raise SystemExit(f"error: data connector {arguments.connector} not found")
     body = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 ACTIVE, USER_DISABLED, SYSTEM_DISABLED = "ACTIVE", "USER_DISABLED", "SYSTEM_DISABLED"
@@ -38,6 +39,14 @@ DEVICE_TYPES: Final = frozenset({
 
 
 @dataclass(frozen=True)
+class WebhookSecret:
+    """A Standard Webhooks signing secret (`whsec_…`); a replaced one signs until `expires_at`."""
+
+    secret: str = field(repr=False)
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Connector:
     project_id: str
     id: str
@@ -52,6 +61,8 @@ class Connector:
     # (exchange, routingKey, topic, subject, credentials, stream, maxLength), {} for HTTP_PUSH.
     type: str = HTTP_PUSH
     config: Mapping[str, Any] = field(default_factory=dict)
+    # Standard Webhooks secrets, newest first; empty = no webhook-* headers.
+    webhook_secrets: tuple[WebhookSecret, ...] = ()
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Connector:
@@ -67,6 +78,7 @@ class Connector:
             headers=row["headers"],
             type=row["type"],
             config=row["config"],
+            webhook_secrets=tuple(row.get("webhook_secrets", ())),
         )
 
     def __repr__(self) -> str:

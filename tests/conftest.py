@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,8 +24,21 @@ from gateway.clock import ManualClock
 from gateway.config import Settings
 from gateway.metrics import Metrics
 from gateway.store import create_pool, migrate
-from tests.harness import LOCAL_SERVER, Gateway, admin, answers, with_database
+from tests.harness import (
+    LOCAL_SERVER,
+    TEST_SECRET_KEY,
+    Gateway,
+    admin,
+    answers,
+    with_database,
+)
 from tests.receiver import Receiver, TestCA, make_ca, running_receiver
+
+# The receivers library from this checkout (its distribution root holds the package), ahead of
+# the repository root, where `receivers/` would otherwise be read as an empty namespace package.
+_RECEIVERS_ROOT = str(Path(__file__).resolve().parents[1] / "receivers")
+if _RECEIVERS_ROOT not in sys.path:
+    sys.path.insert(0, _RECEIVERS_ROOT)
 
 
 @pytest.fixture(scope="session")
@@ -101,6 +115,7 @@ def settings(database_url: str, test_ca: TestCA) -> Settings:
         dispatcher=False,
         push_timeout=2.0,
         pool_size=5,
+        secret_key=TEST_SECRET_KEY,
     )
 
 

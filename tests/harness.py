@@ -23,8 +23,11 @@ from gateway.dispatch.registry import ConnectorRegistry
 from gateway.ids import new_id
 from gateway.metrics import Metrics
 from gateway.store import accounts
+from gateway.store.crypto import SecretBox
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+# The tests' GATEWAY_SECRET_KEY (base64 of 32 bytes), so no test writes a key file.
+TEST_SECRET_KEY = "dGVzdHMtc2VhbC10aGVpci1zZWNyZXRzLXdpdGgtbWU="
 
 
 def answers(host: str, port: int) -> bool:
@@ -83,6 +86,12 @@ class Gateway:
         from gateway.api.common import SERVICES
 
         return self.client.app[SERVICES].db
+
+    @property
+    def box(self) -> SecretBox:
+        from gateway.api.common import SERVICES
+
+        return self.client.app[SERVICES].box
 
     async def deliver(self) -> int:
         """Push everything due now; returns the pushes attempted."""

@@ -21,6 +21,7 @@ from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.errors import BadRequest, PayloadTooLarge, RequestTimeout
 from gateway.metrics import Metrics
+from gateway.store.crypto import SecretBox
 
 T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 100
@@ -37,6 +38,7 @@ class Services:
     db: asyncpg.Pool
     clock: Clock
     metrics: Metrics
+    box: SecretBox  # seals and opens the stored secrets
 
     def now(self) -> datetime:
         return self.clock()

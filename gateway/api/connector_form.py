@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway.api import broker_form, credentials
+from gateway.api import broker_form, credentials, standard_webhooks
 from gateway.api.connector_types import BY_TYPE, CONFIG_KEYS, ConnectorType, connector_type
 from gateway.errors import BadRequest
 from gateway.model import ACTIVE, EVENT_TYPES, HTTP_PUSH, Connector
@@ -19,11 +19,12 @@ from gateway.push.addresses import connect_host, is_public_url
 CLIENT_STATUSES = (ACTIVE, "USER_DISABLED")
 MASKED_SECRET = credentials.MASK
 FIELDS = ("displayName", "status", "events", "labels", "type", *CONFIG_KEYS)
-HTTP_FIELDS = ("url", "signatureSecret", "headers")
+HTTP_FIELDS = ("url", "signatureSecret", "headers", standard_webhooks.KEY)
 # Headers the gateway owns on every push; a connector may not override them.
 RESERVED_HEADERS = frozenset(
     {"content-type", "content-length", "host", "transfer-encoding", "connection",
-     "x-dt-signature", "te", "upgrade", "keep-alive", "proxy-connection", "expect"}
+     "x-dt-signature", "te", "upgrade", "keep-alive", "proxy-connection", "expect",
+     "dt-asymmetric-signature", "webhook-id", "webhook-timestamp", "webhook-signature"}
 )
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # What a header value may not hold: every C0 control but HTAB, and DEL (RFC 9110 §5.5).
@@ -33,8 +34,11 @@ MAX_LABELS, MAX_LABEL_KEY = 100, 256
 MAX_HEADERS, MAX_HEADER_VALUE = 50, 4096
 
 
-def connector_json(connector: Connector, *, show_secret: bool) -> dict[str, Any]:
-    """The resource as the API shows it; its credentials masked unless the caller may edit."""
+def connector_json(
+    connector: Connector, *, show_secret: bool, reveal_webhook_secret: bool = False
+) -> dict[str, Any]:
+    """The resource as the API shows it; its credentials masked unless the caller may edit.
+    The Standard Webhooks secret shows only in the answer to the request that set it."""
     resource: dict[str, Any] = {
         "name": f"projects/{connector.project_id}/dataconnectors/{connector.id}",
         "displayName": connector.display_name,
@@ -51,6 +55,9 @@ def connector_json(connector: Connector, *, show_secret: bool) -> dict[str, Any]
             "url": connector.url,
             "signatureSecret": connector.signature_secret,
             "headers": dict(connector.headers),
+            standard_webhooks.KEY: standard_webhooks.render(
+                connector, reveal=show_secret and reveal_webhook_secret
+            ),
         }
     return resource if show_secret else credentials.mask(resource)
 
@@ -159,6 +166,10 @@ def _apply_http_config(
         )
     if "headers" in keys:
         changes["headers"] = parse_headers(config.get("headers", {}))
+    if standard_webhooks.KEY in keys:
+        changes["webhook_secrets"] = standard_webhooks.parse(
+            config.get(standard_webhooks.KEY), connector.webhook_secrets
+        )
     return replace(connector, **changes)
 
 

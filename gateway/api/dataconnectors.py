@@ -7,7 +7,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from gateway import latency
-from gateway.api import auth
+from gateway.api import auth, standard_webhooks
 from gateway.api.common import (
     RESOURCE_ID,
     authorize,
@@ -32,13 +32,20 @@ BASE = "/v2/projects/{project}/dataconnectors"
 ONE = BASE + "/{connector:" + RESOURCE_ID + "}"
 
 
-def _render(connector: Connector, principal: auth.Principal) -> dict[str, object]:
-    return connector_json(connector, show_secret=principal.may_edit(connector.project_id))
+def _render(
+    connector: Connector, principal: auth.Principal, *, reveal: bool = False
+) -> dict[str, object]:
+    return connector_json(
+        connector,
+        show_secret=principal.may_edit(connector.project_id),
+        reveal_webhook_secret=reveal,
+    )
 
 
 async def _existing(request: web.Request, project_id: str) -> Connector:
     connector_id = request.match_info["connector"]
-    found = await connectors.get(services(request).db, project_id, connector_id)
+    svc = services(request)
+    found = await connectors.get(svc.db, svc.box, project_id, connector_id)
     if found is None:
         raise NotFound(f"data connector {connector_id} not found")
     return found
@@ -48,7 +55,8 @@ async def _existing(request: web.Request, project_id: str) -> Connector:
 async def list_connectors(request: web.Request) -> web.Response:
     principal, project_id = await authorize(request, auth.USER)
     size, after = page_request(request)
-    found = await connectors.list_page(services(request).db, project_id, after, size + 1)
+    svc = services(request)
+    found = await connectors.list_page(svc.db, svc.box, project_id, after, size + 1)
     shown, token = page(found, size, lambda connector: connector.id)
     return json_response({
         "dataConnectors": [_render(connector, principal) for connector in shown],
@@ -65,10 +73,10 @@ async def create_connector(request: web.Request) -> web.Response:
         project_id, new_id(), body, allow_insecure=svc.settings.allow_insecure_targets
     )
     limit = svc.settings.max_connectors
-    created = await connectors.insert(svc.db, connector, svc.now(), limit)
+    created = await connectors.insert(svc.db, svc.box, connector, svc.now(), limit)
     if created is None:
         raise BadRequest(f"a project may have at most {limit} data connectors")
-    return json_response(_render(created, principal))
+    return json_response(_render(created, principal, reveal=standard_webhooks.sets_secret(body)))
 
 
 @routes.get(ONE)
@@ -88,6 +96,7 @@ async def update_connector(request: web.Request) -> web.Response:
     # Bad input raises inside the transaction, which then changes nothing.
     updated = await connectors.update(
         svc.db,
+        svc.box,
         project_id,
         connector_id,
         lambda current: apply_changes(current, body, paths, allow_insecure=allow_insecure),
@@ -96,7 +105,7 @@ async def update_connector(request: web.Request) -> web.Response:
     )
     if updated is None:
         raise NotFound(f"data connector {connector_id} not found")
-    return json_response(_render(updated, principal))
+    return json_response(_render(updated, principal, reveal=standard_webhooks.sets_secret(body)))
 
 
 @routes.delete(ONE)

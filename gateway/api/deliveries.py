@@ -50,7 +50,8 @@ SAMPLE_PUSHER = web.AppKey("sample_pusher", SamplePusher)
 
 async def _connector(request: web.Request, project_id: str) -> Connector:
     connector_id = request.match_info["connector"]
-    found = await connectors.get(services(request).db, project_id, connector_id)
+    svc = services(request)
+    found = await connectors.get(svc.db, svc.box, project_id, connector_id)
     if found is None:
         raise NotFound(f"data connector {connector_id} not found")
     return found
@@ -59,8 +60,9 @@ async def _connector(request: web.Request, project_id: str) -> Connector:
 async def _logged_connector(request: web.Request, project_id: str) -> str:
     """A connector of the project, or one deleted since whose deliveries are still logged."""
     connector_id = request.match_info["connector"]
-    db = services(request).db
-    exists = await connectors.get(db, project_id, connector_id) is not None
+    svc = services(request)
+    db = svc.db
+    exists = await connectors.get(db, svc.box, project_id, connector_id) is not None
     if not exists and not await delivery_log.has_connector(db, project_id, connector_id):
         raise NotFound(f"data connector {connector_id} not found")
     return connector_id

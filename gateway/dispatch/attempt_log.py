@@ -3,13 +3,12 @@ delivery, and `:test` pushes, which are pushed at once, recorded, and never queu
 
 from __future__ import annotations
 
-import time
-
 import asyncpg
 
 from gateway.clock import Clock
 from gateway.model import Connector, EventToPush
 from gateway.push import body as push_body
+from gateway.push.asymmetric import AsymmetricSigner
 from gateway.push.senders import Message, Senders
 from gateway.store import Connection, attempts, delivery_log
 from gateway.store.deliveries import Attempt, OutcomeBatch
@@ -36,10 +35,17 @@ class SamplePusher:
     Not counted in :metrics or the push metrics; the log keeps it marked as a test.
     """
 
-    def __init__(self, senders: Senders, db: asyncpg.Pool, clock: Clock) -> None:
+    def __init__(
+        self,
+        senders: Senders,
+        db: asyncpg.Pool,
+        clock: Clock,
+        signer: AsymmetricSigner | None = None,
+    ) -> None:
         self._senders = senders  # every connector type: an HTTP POST or a broker publish
         self._db = db
         self._clock = clock
+        self._signer = signer
 
     async def __call__(self, connector: Connector, event: EventToPush) -> Attempt:
         delivery_id = await delivery_log.next_delivery_id(self._db)
@@ -50,7 +56,9 @@ class SamplePusher:
             "productNumber": "",
         }
         body = push_body.render_body(event.body, {}, connector.labels, metadata)
-        headers = push_body.request_headers(connector, body, time.time())
+        headers = push_body.request_headers(
+            connector, body, self._clock().timestamp(), event_id=event.id, signer=self._signer
+        )
         result = await self._senders.send(connector, Message(
             body, headers, connector.project_id, event.device_id, event.event_type, event.id,
             delivery_id,

@@ -30,6 +30,7 @@ from gateway.dispatch.registry import ConnectorRegistry
 from gateway.dispatch.retry import RetryPolicy
 from gateway.errors import DATABASE_UNAVAILABLE
 from gateway.metrics import Metrics
+from gateway.push.asymmetric import AsymmetricSigner
 from gateway.push.senders import Senders
 from gateway.store import deliveries
 from gateway.store.deliveries import BatchSink, ConnectorKey, OutcomeBatch
@@ -51,13 +52,14 @@ class Dispatcher:
         metrics: Metrics,
         clock: Clock,
         sinks: Sequence[BatchSink] = (),
+        signer: AsymmetricSigner | None = None,
     ) -> None:
         self._settings = settings
         self._db = db
         self._registry = registry
         self._metrics = metrics
         self._clock = clock
-        self._pusher = Pusher(senders, metrics, clock)
+        self._pusher = Pusher(senders, metrics, clock, signer=signer)
         write = database_writer(
             db, clock, RetryPolicy.from_settings(settings), settings.auto_disable_after, sinks
         )

@@ -3,8 +3,6 @@ attempt it makes."""
 
 from __future__ import annotations
 
-import time
-
 import asyncpg
 import structlog
 
@@ -12,6 +10,7 @@ from gateway.clock import Clock
 from gateway.metrics import PUSH_OUTCOMES, Metrics, push_outcome
 from gateway.model import Connector
 from gateway.push import body as push_body
+from gateway.push.asymmetric import AsymmetricSigner
 from gateway.push.post import PushResult
 from gateway.push.senders import Message, Senders
 from gateway.store.deliveries import Attempt
@@ -22,8 +21,15 @@ log = structlog.get_logger(__name__)
 class Pusher:
     """Turns a claimed delivery row into a push and its `Attempt`, counting it in metrics."""
 
-    def __init__(self, senders: Senders, metrics: Metrics, clock: Clock) -> None:
+    def __init__(
+        self,
+        senders: Senders,
+        metrics: Metrics,
+        clock: Clock,
+        signer: AsymmetricSigner | None = None,
+    ) -> None:
         self._senders = senders
+        self._signer = signer
         self._metrics = metrics
         self._clock = clock
         self._outcomes = {o: metrics.push_attempts.labels(o) for o in PUSH_OUTCOMES}
@@ -40,7 +46,14 @@ class Pusher:
             "productNumber": row["product_number"],
         }
         body = push_body.render_body(row["body"], row["labels"], connector.labels, metadata)
-        headers = push_body.request_headers(connector, body, time.time())
+        # Signed at the gateway's time: a retry carries that moment's iat, exp and timestamps.
+        headers = push_body.request_headers(
+            connector,
+            body,
+            self._clock().timestamp(),
+            event_id=row["event_id"],
+            signer=self._signer,
+        )
         self.in_flight += 1
         try:
             message = Message(

@@ -12,13 +12,15 @@ import asyncpg
 
 from gateway.model import ACTIVE, Connector
 from gateway.store import connectors
+from gateway.store.crypto import SecretBox
 
 
 class ConnectorRegistry:
     """Connectors by project, loaded on first use and dropped when they change."""
 
-    def __init__(self, db: asyncpg.Pool) -> None:
+    def __init__(self, db: asyncpg.Pool, box: SecretBox) -> None:
         self._db = db
+        self._box = box
         self._projects: dict[str, dict[str, Connector]] = {}
         self._generation: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -40,7 +42,7 @@ class ConnectorRegistry:
             return cached
         # One row, not the whole project: the queue of a connector that is really gone asks
         # this for each of its last deliveries.
-        fresh = await connectors.get(self._db, project_id, connector_id)
+        fresh = await connectors.get(self._db, self._box, project_id, connector_id)
         if fresh != cached:
             self.invalidate(project_id)
         return fresh if fresh is not None and fresh.status == ACTIVE else None
@@ -56,7 +58,7 @@ class ConnectorRegistry:
                 return cached
             # Registered before reading, so that invalidating every project also covers this one.
             generation = self._generation.setdefault(project_id, 0)
-            loaded = {c.id: c for c in await connectors.of_project(self._db, project_id)}
+            loaded = {c.id: c for c in await connectors.of_project(self._db, self._box, project_id)}
             # A change that arrived while loading may not be in what was read: don't keep it.
             if self._generation.get(project_id, 0) == generation:
                 self._projects[project_id] = loaded

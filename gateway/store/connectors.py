@@ -1,7 +1,8 @@
 """Data connector rows. Every change notifies `gateway_connectors` so each replica's cache
 refreshes. A connector that stops being ACTIVE, or is deleted, loses its queue in the same
 transaction, and a narrower `events` filter drops what it no longer takes; every dropped delivery
-goes to the delivery log with its reason, and `dropped(reason, count)` hears of it."""
+goes to the delivery log with its reason, and `dropped(reason, count)` hears of it.
+A connector's secrets are stored sealed, as one value (`sealed_secrets`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,18 @@ from collections.abc import Callable
 from datetime import datetime
 
 import asyncpg
+import orjson
 
-from gateway.model import ACTIVE, CONNECTOR_DELETED, CONNECTOR_DISABLED, FILTER_CHANGED, Connector
+from gateway.model import (
+    ACTIVE,
+    CONNECTOR_DELETED,
+    CONNECTOR_DISABLED,
+    FILTER_CHANGED,
+    Connector,
+    WebhookSecret,
+)
 from gateway.store import delivery_log, fetch_one, sql
+from gateway.store.crypto import SecretBox
 
 Dropped = Callable[[str, int], None]
 
@@ -20,7 +30,48 @@ def _ignore(_reason: str, _count: int) -> None:
     pass
 
 
-def _values(connector: Connector) -> tuple[object, ...]:
+def place(project_id: str, connector_id: str) -> bytes:
+    """What a connector's sealed secrets are bound to: its row."""
+    return f"connectors/{project_id}/{connector_id}".encode()
+
+
+def seal_secrets(
+    box: SecretBox,
+    project_id: str,
+    connector_id: str,
+    signature_secret: str,
+    webhook_secrets: tuple[WebhookSecret, ...],
+) -> bytes | None:
+    """A connector's secrets as one sealed value; None when it has none."""
+    if not signature_secret and not webhook_secrets:
+        return None
+    plain = orjson.dumps({
+        "signatureSecret": signature_secret,
+        "webhookSecrets": [
+            {"secret": item.secret, "expiresAt": item.expires_at} for item in webhook_secrets
+        ],
+    })
+    return box.seal(plain, place(project_id, connector_id))
+
+
+def _connector(row: asyncpg.Record, box: SecretBox) -> Connector:
+    values = dict(row)
+    values["signature_secret"], values["webhook_secrets"] = "", ()
+    sealed = row["sealed_secrets"]
+    if sealed is not None:
+        opened = orjson.loads(box.open(sealed, place(row["project_id"], row["id"])))
+        values["signature_secret"] = opened["signatureSecret"]
+        values["webhook_secrets"] = tuple(
+            WebhookSecret(
+                item["secret"],
+                datetime.fromisoformat(item["expiresAt"]) if item["expiresAt"] else None,
+            )
+            for item in opened["webhookSecrets"]
+        )
+    return Connector.from_row(values)
+
+
+def _values(connector: Connector, box: SecretBox) -> tuple[object, ...]:
     return (
         connector.project_id,
         connector.id,
@@ -29,30 +80,44 @@ def _values(connector: Connector) -> tuple[object, ...]:
         list(connector.events),
         list(connector.labels),
         connector.url,
-        connector.signature_secret,
         dict(connector.headers),
         connector.type,
         dict(connector.config),
+        seal_secrets(
+            box,
+            connector.project_id,
+            connector.id,
+            connector.signature_secret,
+            connector.webhook_secrets,
+        ),
     )
 
 
-async def list_page(db: asyncpg.Pool, project_id: str, after: str, limit: int) -> list[Connector]:
+async def list_page(
+    db: asyncpg.Pool, box: SecretBox, project_id: str, after: str, limit: int
+) -> list[Connector]:
     rows = await db.fetch(sql("list_connectors"), project_id, after, limit)
-    return [Connector.from_row(dict(row)) for row in rows]
+    return [_connector(row, box) for row in rows]
 
 
-async def get(db: asyncpg.Pool, project_id: str, connector_id: str) -> Connector | None:
+async def get(
+    db: asyncpg.Pool, box: SecretBox, project_id: str, connector_id: str
+) -> Connector | None:
     row = await db.fetchrow(sql("get_connector"), project_id, connector_id)
-    return Connector.from_row(dict(row)) if row else None
+    return _connector(row, box) if row else None
 
 
-async def of_project(db: asyncpg.Pool, project_id: str) -> list[Connector]:
+async def of_project(db: asyncpg.Pool, box: SecretBox, project_id: str) -> list[Connector]:
     rows = await db.fetch(sql("connectors_of_project"), project_id)
-    return [Connector.from_row(dict(row)) for row in rows]
+    return [_connector(row, box) for row in rows]
 
 
 async def insert(
-    db: asyncpg.Pool, connector: Connector, now: datetime, limit: int | None = None
+    db: asyncpg.Pool,
+    box: SecretBox,
+    connector: Connector,
+    now: datetime,
+    limit: int | None = None,
 ) -> Connector | None:
     """Store a new connector; None when its project already has `limit` connectors."""
     async with db.acquire() as connection, connection.transaction():
@@ -61,13 +126,14 @@ async def insert(
             held = await connection.fetchval(sql("count_project_connectors"), connector.project_id)
             if held >= limit:
                 return None
-        row = await fetch_one(connection, sql("insert_connector"), *_values(connector), now)
+        row = await fetch_one(connection, sql("insert_connector"), *_values(connector, box), now)
         await connection.execute(sql("notify_connector_changed"), connector.project_id)
-    return Connector.from_row(dict(row))
+    return _connector(row, box)
 
 
 async def update(
     db: asyncpg.Pool,
+    box: SecretBox,
     project_id: str,
     connector_id: str,
     change: Callable[[Connector], Connector],
@@ -79,9 +145,9 @@ async def update(
         row = await connection.fetchrow(sql("get_connector_for_update"), project_id, connector_id)
         if row is None:
             return None
-        current = Connector.from_row(dict(row))
+        current = _connector(row, box)
         changed = change(current)
-        updated = await fetch_one(connection, sql("update_connector"), *_values(changed))
+        updated = await fetch_one(connection, sql("update_connector"), *_values(changed, box))
         if changed.status != ACTIVE:
             reason = CONNECTOR_DISABLED
             count = await delivery_log.drop_queue(
@@ -96,7 +162,7 @@ async def update(
                 )
         await connection.execute(sql("notify_connector_changed"), project_id)
     dropped(reason, count)
-    return Connector.from_row(dict(updated))
+    return _connector(updated, box)
 
 
 async def delete(

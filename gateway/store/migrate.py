@@ -6,7 +6,9 @@ finds them wherever it is installed.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import AsyncIterator
 from importlib import resources
 from importlib.abc import Traversable
 
@@ -44,10 +46,19 @@ async def applied_version(connection: Connection) -> int:
     return int(await connection.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations"))
 
 
-async def migrate(connection: Connection, directory: Traversable = MIGRATIONS_DIR) -> list[int]:
-    """Apply pending migrations; return the versions applied. Safe to run from many replicas."""
+@contextlib.asynccontextmanager
+async def migration_lock(connection: Connection) -> AsyncIterator[None]:
+    """Hold the lock migrations run under (also taken by start-up steps written in Python)."""
     await connection.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:
+        yield
+    finally:
+        await connection.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+
+
+async def migrate(connection: Connection, directory: Traversable = MIGRATIONS_DIR) -> list[int]:
+    """Apply pending migrations; return the versions applied. Safe to run from many replicas."""
+    async with migration_lock(connection):
         await connection.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
@@ -65,5 +76,3 @@ async def migrate(connection: Connection, directory: Traversable = MIGRATIONS_DI
             log.info("migration_applied", version=version, file=path.name)
             applied.append(version)
         return applied
-    finally:
-        await connection.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)

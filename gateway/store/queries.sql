@@ -13,8 +13,8 @@ SELECT * FROM connectors WHERE project_id = $1 AND id = $2 FOR UPDATE;
 -- name: insert_connector
 INSERT INTO connectors
     (project_id, id, display_name, status, events, labels, url, signature_secret, headers,
-     type, config, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+     type, config, sealed_secrets, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8, $9, $10, $11, $12)
 RETURNING *;
 
 -- name: update_connector
@@ -22,12 +22,12 @@ RETURNING *;
 -- connector's queue was dropped when it was disabled).
 WITH fresh AS (
     SELECT ($4 = 'ACTIVE' AND status <> 'ACTIVE')
-           OR (url, type, config) IS DISTINCT FROM ($7, $10, $11::jsonb) AS start_over
+           OR (url, type, config) IS DISTINCT FROM ($7, $9, $10::jsonb) AS start_over
     FROM connectors WHERE project_id = $1 AND id = $2
 )
 UPDATE connectors
-SET display_name = $3, status = $4, events = $5, labels = $6, url = $7, signature_secret = $8,
-    headers = $9, type = $10, config = $11,
+SET display_name = $3, status = $4, events = $5, labels = $6, url = $7, headers = $8,
+    type = $9, config = $10, signature_secret = '', sealed_secrets = $11,
     failing_since = CASE WHEN fresh.start_over THEN NULL ELSE failing_since END,
     failure_streak = CASE WHEN fresh.start_over THEN 0 ELSE failure_streak END,
     retry_at = CASE WHEN fresh.start_over THEN NULL ELSE retry_at END

@@ -18,6 +18,8 @@ class Reason(StrEnum):
     CHECKSUM_MISMATCH = "checksum_mismatch"
     MALFORMED_BODY = "malformed_body"
     INVALID_PUSH = "invalid_push"
+    KEYS_UNAVAILABLE = "keys_unavailable"
+    UNKNOWN_KEY = "unknown_key"
 
 
 class VerificationError(Exception):

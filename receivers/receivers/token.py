@@ -27,6 +27,8 @@ class Claims:
     expires_at: float
     not_before: float | None
     token_id: str | None
+    issuer: str | None = None
+    subject: str | None = None
 
 
 class _HS256(HMACAlgorithm):
@@ -54,7 +56,12 @@ _JWT_ERRORS: tuple[tuple[type[jwt.PyJWTError], Reason, str], ...] = (
 
 def decode_token(token: str, key: bytes, *, now: float, leeway: float) -> Claims:
     """Check the token's HS256 signature with `key`, its claim types and its validity window."""
-    claims = _parse_claims(_signed_payload(token, key))
+    return checked_claims(_signed_payload(token, key), now=now, leeway=leeway)
+
+
+def checked_claims(payload: bytes, *, now: float, leeway: float) -> Claims:
+    """The claims of a verified token's payload, once their types and validity window hold."""
+    claims = _parse_claims(payload)
     _check_window(claims, now, leeway)
     return claims
 
@@ -68,6 +75,11 @@ def _signed_payload(token: str, key: bytes) -> bytes:
         raise _translate(error) from None
     payload: bytes = decoded["payload"]
     return payload
+
+
+def translate(error: jwt.PyJWTError) -> VerificationError:
+    """PyJWT's error as ours."""
+    return _translate(error)
 
 
 def _translate(error: jwt.PyJWTError) -> VerificationError:
@@ -98,6 +110,8 @@ def _parse_claims(payload: bytes) -> Claims:
         expires_at=_required_time(claims, "exp"),
         not_before=_time(claims, "nbf"),
         token_id=_text(claims, "jti"),
+        issuer=_text(claims, "iss"),
+        subject=_text(claims, "sub"),
     )
 
 

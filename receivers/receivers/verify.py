@@ -63,18 +63,24 @@ def verify_signature(
 
 def find_signature(headers: HeaderMap) -> str:
     """The `X-Dt-Signature` token in `headers`, matching the header name case-insensitively."""
-    wanted = SIGNATURE_HEADER.lower()
+    return find_header(headers, SIGNATURE_HEADER)
+
+
+def find_header(headers: HeaderMap, header: str) -> str:
+    """The one value of `header` in `headers`, whatever the name's case; VerificationError if
+    it is missing, empty, not text or given twice with different values."""
+    wanted = header.lower()
     found = [value for name, value in _header_items(headers) if _lower(name) == wanted]
     if not found:
-        raise VerificationError(Reason.MISSING_SIGNATURE, "no X-Dt-Signature header")
+        raise VerificationError(Reason.MISSING_SIGNATURE, f"no {header} header")
     if not all(isinstance(value, str) for value in found):
-        raise VerificationError(Reason.MALFORMED_TOKEN, "X-Dt-Signature is not text")
+        raise VerificationError(Reason.MALFORMED_TOKEN, f"{header} is not text")
     tokens = {str(value).strip() for value in found}
     if len(tokens) > 1:
-        raise VerificationError(Reason.MALFORMED_TOKEN, "several different X-Dt-Signature headers")
+        raise VerificationError(Reason.MALFORMED_TOKEN, f"several different {header} headers")
     token = tokens.pop()
     if not token:
-        raise VerificationError(Reason.MISSING_SIGNATURE, "X-Dt-Signature is empty")
+        raise VerificationError(Reason.MISSING_SIGNATURE, f"{header} is empty")
     return token
 
 
@@ -106,6 +112,11 @@ def _secret_key(secret: object) -> bytes:
         return secret.encode("utf-8")
     except UnicodeEncodeError:
         raise VerificationError(Reason.SECRET_NOT_CONFIGURED, "the secret is not UTF-8") from None
+
+
+def body_bytes(body: object) -> bytes:
+    """The raw body as bytes; VerificationError when it is not bytes-like."""
+    return _body_bytes(body)
 
 
 def _body_bytes(body: object) -> bytes:

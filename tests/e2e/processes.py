@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.harness import TEST_SECRET_KEY
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -106,6 +108,7 @@ def gateway_env(database_url: str, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env["GATEWAY_DATABASE_URL"] = database_url
     env["GATEWAY_ALLOW_INSECURE_TARGETS"] = "true"
+    env["GATEWAY_SECRET_KEY"] = TEST_SECRET_KEY  # no key file in the home directory
     env.update({f"GATEWAY_{key.upper()}": value for key, value in settings.items()})
     return env
 

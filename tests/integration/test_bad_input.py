@@ -357,7 +357,7 @@ async def test_a_body_sent_in_chunks_is_read_whole(gateway: Gateway) -> None:
 async def test_read_json_waits_for_the_rest_of_the_body() -> None:
     app = web.Application()
     alone = Settings(database_url="postgresql://unused", max_body=MAX_BODY)
-    app[SERVICES] = Services(alone, cast(Any, None), system_clock, cast(Any, None))
+    app[SERVICES] = Services(alone, cast(Any, None), system_clock, cast(Any, None), cast(Any, None))
     reader = StreamReader(mock.Mock(_reading_paused=False), 2**16, loop=asyncio.get_running_loop())
     raw = orjson.dumps({"httpConfig": {"url": HOOK}, "displayName": "x" * 200})
     reader.feed_data(raw[:100])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
+from typing import Any
 
 import asyncpg
 import pytest
@@ -78,7 +79,7 @@ async def test_a_change_on_another_connection_refreshes_the_registry(
 ) -> None:
     account = await gateway.project()
     created = await gateway.connector(account, receiver.url("/before"))
-    registry = ConnectorRegistry(pool)
+    registry = ConnectorRegistry(pool, gateway.box)
     listener = Listener(gateway.settings.database_url or "", registry, lambda: None)
     listening = asyncio.create_task(listener.run())
     try:
@@ -88,7 +89,11 @@ async def test_a_change_on_another_connection_refreshes_the_registry(
         assert cached is not None and cached.url == receiver.url("/before")
 
         await connectors.update(
-            gateway.db, project, connector, lambda c: replace(c, url=receiver.url("/after")),
+            gateway.db,
+            gateway.box,
+            project,
+            connector,
+            lambda c: replace(c, url=receiver.url("/after")),
             gateway.clock(),
         )
 
@@ -109,7 +114,8 @@ async def test_a_deliveries_notification_wakes_the_dispatcher(
     await gateway.connector(account, receiver.url("/hook"))
     device = await gateway.device(account)
     woken = asyncio.Event()
-    listener = Listener(gateway.settings.database_url or "", ConnectorRegistry(pool), woken.set)
+    registry = ConnectorRegistry(pool, gateway.box)
+    listener = Listener(gateway.settings.database_url or "", registry, woken.set)
     listening = asyncio.create_task(listener.run())
     try:
         await asyncio.wait_for(listener.connected.wait(), 10)
@@ -128,11 +134,13 @@ async def test_a_change_during_a_first_load_is_not_cached(
 ) -> None:
     account = await gateway.project()
     await gateway.connector(account, receiver.url("/hook"))
-    registry = ConnectorRegistry(pool)
+    registry = ConnectorRegistry(pool, gateway.box)
     load = connectors.of_project
 
-    async def load_then_reconnect(db: asyncpg.Pool, project_id: str) -> list[object]:
-        found = await load(db, project_id)
+    async def load_then_reconnect(
+        db: asyncpg.Pool, box: Any, project_id: str
+    ) -> list[object]:
+        found = await load(db, box, project_id)
         registry.invalidate()  # the listener reconnected while this load was reading
         return found  # type: ignore[return-value]
 

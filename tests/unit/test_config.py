@@ -45,6 +45,11 @@ GOOD: dict[str, tuple[str, object]] = {
     "shutdown_timeout": ("3", 3.0),
     "log_format": ("json", "json"),
     "log_level": ("debug", "debug"),
+    "secret_key": (
+        "dGVzdHMtc2VhbC10aGVpci1zZWNyZXRzLXdpdGgtbWU=",
+        "dGVzdHMtc2VhbC10aGVpci1zZWNyZXRzLXdpdGgtbWU=",
+    ),
+    "asymmetric_signature": ("false", False),
 }
 
 # Texts each setting must refuse (settings taking any text have none).
@@ -78,6 +83,8 @@ BAD: dict[str, list[str]] = {
     "shutdown_timeout": ["-1"],
     "log_format": ["xml", "JSON"],
     "log_level": ["trace", "INFO"],
+    "secret_key": ["short", "not base64!", "dGVzdA=="],
+    "asymmetric_signature": ["sometimes"],
 }
 
 
@@ -190,3 +197,9 @@ def test_a_lease_shorter_than_three_push_timeouts_is_refused_at_start() -> None:
     assert Settings.from_env({"GATEWAY_LEASE": "30", "GATEWAY_PUSH_TIMEOUT": "10"}).lease == 30
     with pytest.raises(ConfigError, match="GATEWAY_LEASE"):
         Settings(lease=5, push_timeout=2)
+
+
+def test_repr_masks_the_secret_key() -> None:
+    settings = Settings.from_env({key("secret_key"): GOOD["secret_key"][0]})
+    assert GOOD["secret_key"][0] not in repr(settings)
+    assert "secret_key='**********'" in repr(settings)

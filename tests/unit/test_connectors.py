@@ -52,7 +52,9 @@ def test_create_with_only_a_url_has_every_default() -> None:
         "status": "ACTIVE",
         "events": [],
         "labels": [],
-        "httpConfig": {"url": HOOK, "signatureSecret": "", "headers": {}},
+        "httpConfig": {
+            "url": HOOK, "signatureSecret": "", "headers": {}, "standardWebhooks": None
+        },
     }
 
 

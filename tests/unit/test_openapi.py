@@ -51,6 +51,7 @@ def test_only_operations_and_the_token_call_go_without_credentials() -> None:
     assert public == {
         "/oauth2/token", "/healthz", "/readyz", "/metrics", "/v2/openapi.json",
         "/console", "/console/", "/console/{file}", "/console/session",
+        "/data-connector/.well-known/openid-configuration", "/data-connector/.well-known/jwks.json",
     }
 
 

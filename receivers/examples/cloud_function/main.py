@@ -1,6 +1,8 @@
 """A Google Cloud Function that receives data-connector pushes.
 
-Entry point `dataconnector_endpoint`; the signature secret comes from `DT_SIGNATURE_SECRET`.
+Entry point `dataconnector_endpoint`. Secret-less: set `DT_DISCOVERY_URL` to the sender's
+discovery document and every push's `DT-Asymmetric-Signature` is checked against its published
+keys. Or set `DT_SIGNATURE_SECRET` to check the HS256 `X-Dt-Signature` with a shared secret.
 """
 
 import functions_framework

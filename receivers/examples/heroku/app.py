@@ -1,6 +1,8 @@
 """A Flask app for Heroku that receives data-connector pushes.
 
-The signature secret comes from the `DT_SIGNATURE_SECRET` config var; gunicorn serves `app`.
+Secret-less: the `DT_DISCOVERY_URL` config var names the sender's discovery document, and
+every push's `DT-Asymmetric-Signature` is checked against its published keys. Or set
+`DT_SIGNATURE_SECRET` to check the HS256 `X-Dt-Signature` instead. gunicorn serves `app`.
 """
 
 from flask import Flask

@@ -16,11 +16,11 @@ from typing import TypeAlias, overload
 from aiohttp import web
 
 from receivers.adapters import REJECTION_STATUS, REJECTION_TEXT
-from receivers.config import resolve_secret
+from receivers.config import resolve_verifier
 from receivers.dedupe import Deduplicator
 from receivers.errors import VerificationError
 from receivers.push import Push
-from receivers.verify import DEFAULT_LEEWAY, Verifier, verify
+from receivers.verify import DEFAULT_LEEWAY, verify
 
 Handler: TypeAlias = Callable[[Push, web.Request], Awaitable[web.StreamResponse]]
 View: TypeAlias = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -71,7 +71,7 @@ def verified(
     `DT_SIGNATURE_SECRET` (`ValueError` when empty), failures answer 400 `Could not verify
     request.`, and `dedupe` answers already processed event ids with 200 `OK`.
     """
-    verifier = Verifier(resolve_secret(secret), leeway=leeway, clock=clock)
+    verifier = resolve_verifier(secret, leeway, clock)
 
     def decorate(inner: Handler) -> View:
         @functools.wraps(inner)

@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias, overload
 
 from receivers.adapters import REJECTION_STATUS, REJECTION_TEXT
-from receivers.config import resolve_secret
+from receivers.config import resolve_verifier
 from receivers.dedupe import Deduplicator
 from receivers.errors import Reason, VerificationError
 from receivers.push import Push
-from receivers.verify import DEFAULT_LEEWAY, Verifier, verify
+from receivers.verify import DEFAULT_LEEWAY, verify
 
 LambdaResponse: TypeAlias = Mapping[str, Any]
 Handler: TypeAlias = Callable[[Push, Any, Any], LambdaResponse]
@@ -99,7 +99,7 @@ def verified(
     failure answers 400 `Could not verify request.`; `dedupe` answers already processed event
     ids with 200 `OK`. The handler returns an API Gateway proxy response (`statusCode`, `body`).
     """
-    verifier = Verifier(resolve_secret(secret), leeway=leeway, clock=clock)
+    verifier = resolve_verifier(secret, leeway, clock)
 
     def decorate(inner: Handler) -> LambdaHandler:
         @functools.wraps(inner)

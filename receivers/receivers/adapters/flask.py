@@ -18,11 +18,11 @@ from flask import make_response, request
 from flask.typing import ResponseReturnValue
 
 from receivers.adapters import REJECTION_STATUS, REJECTION_TEXT
-from receivers.config import resolve_secret
+from receivers.config import resolve_verifier
 from receivers.dedupe import Deduplicator
 from receivers.errors import VerificationError
 from receivers.push import Push
-from receivers.verify import DEFAULT_LEEWAY, Verifier
+from receivers.verify import DEFAULT_LEEWAY
 
 P = ParamSpec("P")
 Handler: TypeAlias = Callable[Concatenate[Push, P], ResponseReturnValue]
@@ -65,7 +65,7 @@ def verified(
     is answered 200 `OK` without calling the handler; a handler that raises or answers non-2xx
     leaves the id unrecorded so the redelivery is processed.
     """
-    verifier = Verifier(resolve_secret(secret), leeway=leeway, clock=clock)
+    verifier = resolve_verifier(secret, leeway, clock)
 
     def decorate(inner: Handler[P]) -> View[P]:
         @functools.wraps(inner)
