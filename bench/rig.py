@@ -98,10 +98,12 @@ class Rig:
                 now,
             )
             await connection.execute(
-                "INSERT INTO members (project_id, key_id, role) VALUES ($1, $2, $3)",
+                "INSERT INTO members (project_id, account_id, role, created_at)"
+                " VALUES ($1, $2, $3, $4)",
                 project_id,
                 self.key_id,
                 DEVELOPER,
+                now,
             )
         return project_id
 
@@ -182,18 +184,28 @@ async def insert_tenants(
             now,
         )
         await connection.execute(
-            "INSERT INTO service_accounts (key_id, email, secret_sha256, created_at) "
-            "SELECT k, k || '@bench', $2, $3 FROM unnest($1::text[]) AS k",
+            "INSERT INTO accounts (id, project_id, email, display_name, basic_auth, created_at,"
+            " updated_at) "
+            "SELECT k, p, k || '@bench', '', true, $3, $3"
+            " FROM unnest($1::text[], $2::text[]) AS x (k, p)",
+            keys,
+            ids,
+            now,
+        )
+        await connection.execute(
+            "INSERT INTO account_keys (id, account_id, secret_sha256, created_at) "
+            "SELECT k, k, $2, $3 FROM unnest($1::text[]) AS k",
             keys,
             digest,
             now,
         )
         await connection.execute(
-            "INSERT INTO members (project_id, key_id, role) "
-            "SELECT unnest($1::text[]), unnest($2::text[]), $3",
+            "INSERT INTO members (project_id, account_id, role, created_at) "
+            "SELECT unnest($1::text[]), unnest($2::text[]), $3, $4",
             ids,
             keys,
             DEVELOPER,
+            now,
         )
         await connection.execute(
             "INSERT INTO devices (project_id, id, type, product_number, labels, created_at) "

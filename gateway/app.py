@@ -18,7 +18,20 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.api import console, dataconnectors, devices, events, health, oauth, openapi
+from gateway.api import (
+    console,
+    dataconnectors,
+    devices,
+    events,
+    health,
+    members,
+    oauth,
+    openapi,
+    projects,
+    roles,
+    serviceaccounts,
+    stream,
+)
 from gateway.api.admission import INGEST_GATE, IngestGate
 from gateway.api.common import SERVICES, Services
 from gateway.api.errors import error_middleware
@@ -63,8 +76,12 @@ def create_app(
     app[INGEST_GATE] = IngestGate(settings.ingest_concurrency)
     for module in (dataconnectors, devices, events, oauth, health, openapi, console):
         app.add_routes(module.routes)
+    for module in (stream, projects, serviceaccounts, members, roles):
+        app.add_routes(module.routes)
     app[health.READINESS] = lambda: _readiness(app)
     app.cleanup_ctx.extend([_database, _http_client, _delivery])
+    app.cleanup_ctx.extend([stream.streaming, projects.purging])
+    app.on_shutdown.append(stream.end_streams)
     return app
 
 

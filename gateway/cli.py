@@ -14,6 +14,7 @@ import asyncpg
 import orjson
 import structlog
 
+from gateway import admin as admin_cli
 from gateway import failures, listen, logs
 from gateway.api import auth
 from gateway.clock import system_clock
@@ -90,6 +91,15 @@ async def _create_service_account(url: str, project: str, role: str) -> dict[str
         await db.close()
 
 
+async def _admin(url: str, arguments: argparse.Namespace) -> Any:
+    await _migrate(url)
+    db = await create_pool(url, 2)
+    try:
+        return await admin_cli.run(db, arguments)
+    finally:
+        await db.close()
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -110,6 +120,7 @@ def parser() -> argparse.ArgumentParser:
     account = admin_commands.add_parser("create-service-account", help="create a service account")
     account.add_argument("--project", required=True)
     account.add_argument("--role", default=auth.DEVELOPER, choices=auth.ROLES)
+    admin_cli.add_commands(admin_commands)
     return top
 
 
@@ -145,7 +156,7 @@ def _command(arguments: argparse.Namespace, settings: Settings) -> int:
         assert ready.database_url is not None
         result = asyncio.run(_run(arguments, ready.database_url))
     print(orjson.dumps(result).decode())
-    return 0
+    return 1 if isinstance(result, dict) and "error" in result else 0
 
 
 async def _run(arguments: argparse.Namespace, url: str) -> Any:
@@ -153,4 +164,6 @@ async def _run(arguments: argparse.Namespace, url: str) -> Any:
         return {"applied": await _migrate(url), "at": datetime.now(UTC).isoformat()}
     if arguments.admin_command == "create-project":
         return await _create_project(url, arguments.name)
+    if arguments.admin_command in admin_cli.COMMANDS:
+        return await _admin(url, arguments)
     return await _create_service_account(url, arguments.project, arguments.role)

@@ -145,6 +145,9 @@ class Settings:
         28800.0, _positive(float), "how long a web console sign-in lasts"
     )
     pool_size: int = _setting(10, _positive(int), "PostgreSQL connections per process")
+    stream_buffer: int = _setting(
+        1048576, _positive(int), "bytes held for a slow event stream reader before it is cut off"
+    )
     dispatcher: bool = _setting(True, _bool, "run the dispatcher in this process")
     shutdown_timeout: float = _setting(
         10.0, _positive(float), "on SIGTERM, how long in-flight pushes may finish"

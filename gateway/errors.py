@@ -36,6 +36,10 @@ class NotFound(GatewayError):
     status = 404
 
 
+class Conflict(GatewayError):
+    status = 409
+
+
 class RequestTimeout(GatewayError):
     """The client sent its request body too slowly."""
 

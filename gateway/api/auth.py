@@ -1,8 +1,11 @@
-"""Service accounts, project roles, Basic auth and the OAuth2 JWT-bearer grant.
+"""Service accounts, their keys, project roles, Basic auth and the OAuth2 JWT-bearer grant.
 
 A secret is 86 characters, longer than HMAC-SHA256's 64-byte block, so HMAC keys it by its SHA-256
 digest. That lets the gateway store only the digest and still verify the HS256 assertions the
 `disruptive` SDK signs with the secret itself.
+
+Every request looks its key up afresh: a deleted key, or an account whose Basic auth was turned
+off, is refused from the next request on.
 """
 
 from __future__ import annotations
@@ -20,22 +23,28 @@ import jwt
 
 from gateway.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from gateway.ids import is_id, new_id
-from gateway.store import accounts
+from gateway.store import Executor, accounts, projects
 
 ROLES = ("roles/project.user", "roles/project.developer", "roles/project.admin")
 USER, DEVELOPER, ADMIN = ROLES
+ORGANIZATION_ADMIN = "roles/organization.admin"
 TOKEN_LIFETIME = timedelta(hours=1)
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _LEEWAY = 30  # seconds of clock skew allowed between a client and the gateway
+EMAIL_DOMAIN = "serviceaccount.gateway"
 
 
 def digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
+def new_secret() -> str:
+    return secrets.token_urlsafe(64)
+
+
 @dataclass(frozen=True)
 class Credentials:
-    """A new service account's credentials; the secret is shown once and never stored."""
+    """A new key's credentials; the secret is shown once and never stored."""
 
     key_id: str
     secret: str
@@ -47,10 +56,12 @@ class Credentials:
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated service account and its role in each project."""
+    """An authenticated key, its account, and the account's role in each project."""
 
     key_id: str
     roles: dict[str, str]
+    account_id: str = ""
+    organization_admin: bool = False
 
     def require(self, project_id: str, role: str) -> None:
         """Raise unless this account holds `role` (or higher) in the project.
@@ -63,32 +74,73 @@ class Principal:
         if ROLES.index(held) < ROLES.index(role):
             raise Forbidden(f"{role} or higher is required")
 
+    def require_organization_admin(self) -> None:
+        if not self.organization_admin:
+            raise Forbidden(f"{ORGANIZATION_ADMIN} is required")
+
     def may_edit(self, project_id: str) -> bool:
         held = self.roles.get(project_id)
         return held is not None and ROLES.index(held) >= ROLES.index(DEVELOPER)
 
 
+async def admit_organization_admin(db: Executor, principal: Principal, project_id: str) -> None:
+    """An organization admin is an admin of every live project: add this one if it is."""
+    if (
+        principal.organization_admin
+        and project_id not in principal.roles
+        and await accounts.is_live_project(db, project_id)
+    ):
+        principal.roles[project_id] = ADMIN
+
+
+def email_of(account_id: str, project_id: str | None) -> str:
+    return f"{account_id}@{project_id or 'organization'}.{EMAIL_DOMAIN}"
+
+
+async def create_key(db: Executor, account_id: str, now: datetime) -> tuple[asyncpg.Record, str]:
+    """A new key of an account: its row and its secret (returned this once, never stored)."""
+    secret = new_secret()
+    row = await accounts.insert_key(db, new_id(), account_id, digest(secret), now)
+    return row, secret
+
+
 async def create_service_account(
-    db: asyncpg.Pool, project_id: str, role: str, now: datetime
+    db: asyncpg.Pool, project_id: str | None, role: str, now: datetime, display_name: str = ""
 ) -> Credentials:
-    if role not in ROLES:
-        raise BadRequest(f"unknown role {role!r}; one of {', '.join(ROLES)}")
-    key_id = new_id()
-    credentials = Credentials(
-        key_id=key_id,
-        secret=secrets.token_urlsafe(64),
-        email=f"{key_id}@{project_id}.serviceaccount.gateway",
-    )
-    await accounts.create_service_account(
-        db, key_id, credentials.email, digest(credentials.secret), now
-    )
-    await accounts.add_member(db, project_id, key_id, role)
-    return credentials
+    """An account with Basic auth allowed, one key, and `role` in its project (or, for
+    roles/organization.admin and no project, in the organization)."""
+    if role not in (*ROLES, ORGANIZATION_ADMIN):
+        raise BadRequest(f"unknown role {role!r}; one of {', '.join((*ROLES, ORGANIZATION_ADMIN))}")
+    if (role == ORGANIZATION_ADMIN) != (project_id is None):
+        raise BadRequest("an organization administrator belongs to no project; others to one")
+    account_id = new_id()
+    email = email_of(account_id, project_id)
+    secret = new_secret()
+    async with db.acquire() as connection, connection.transaction():
+        await accounts.insert_account(
+            connection, account_id, project_id, email, display_name, True, now
+        )
+        # The first key shares the account's id, as accounts made before keys existed do.
+        await accounts.insert_key(connection, account_id, account_id, digest(secret), now)
+        if project_id is None:
+            organization = await projects.organization(connection)
+            await accounts.add_organization_member(
+                connection, organization["id"], account_id, role, now
+            )
+        else:
+            await accounts.add_member(connection, project_id, account_id, role, now)
+    return Credentials(key_id=account_id, secret=secret, email=email)
 
 
-def _principal(key_id: str, rows: list[asyncpg.Record]) -> Principal:
+def principal_of(key_id: str, rows: list[asyncpg.Record]) -> Principal:
+    """The principal of a key from its grants (`accounts.grants_of_key`), once it is trusted."""
     roles = {row["project_id"]: row["role"] for row in rows if row["project_id"] is not None}
-    return Principal(key_id=key_id, roles=roles)
+    return Principal(
+        key_id=key_id,
+        roles=roles,
+        account_id=rows[0]["account_id"],
+        organization_admin=rows[0]["organization_admin"],
+    )
 
 
 async def authenticate(db: asyncpg.Pool, authorization: str | None, now: datetime) -> Principal:
@@ -96,15 +148,18 @@ async def authenticate(db: asyncpg.Pool, authorization: str | None, now: datetim
     scheme, _, value = (authorization or "").partition(" ")
     value = value.strip()
     if scheme.lower() == "bearer" and value:
-        rows = await accounts.roles_by_access_token(db, digest(value), now)
-        if rows:
-            return _principal(rows[0]["key_id"], rows)
+        key_id = await accounts.key_of_access_token(db, digest(value), now)
+        rows = await accounts.grants_of_key(db, key_id) if key_id else []
+        if key_id and rows:
+            return principal_of(key_id, rows)
         raise Unauthorized("invalid or expired access token")
     if scheme.lower() == "basic" and value:
         key_id, secret = _basic_pair(value)
-        rows = await accounts.roles_by_key(db, key_id) if is_id(key_id) else []
+        rows = await accounts.grants_of_key(db, key_id) if is_id(key_id) else []
         if rows and hmac.compare_digest(rows[0]["secret_sha256"], digest(secret)):
-            return _principal(key_id, rows)
+            if not rows[0]["basic_auth"]:
+                raise Unauthorized("Basic auth is disabled for this service account")
+            return principal_of(key_id, rows)
         raise Unauthorized("invalid service account key or secret")
     raise Unauthorized("missing credentials: use Basic auth or a Bearer access token")
 
@@ -123,23 +178,23 @@ def _basic_pair(value: str) -> tuple[str, str]:
 async def grant_access_token(
     db: asyncpg.Pool, assertion: str, audiences: list[str], now: datetime
 ) -> str:
-    """Exchange a JWT-bearer assertion signed with an account's secret for an access token."""
+    """Exchange a JWT-bearer assertion signed with a key's secret for an access token."""
     try:
         key_id = jwt.get_unverified_header(assertion).get("kid")
     except jwt.PyJWTError:
         raise Unauthorized("malformed assertion") from None
-    account = None
+    key = None
     if isinstance(key_id, str) and is_id(key_id):
-        account = await accounts.service_account(db, key_id)
-    if account is None:
+        key = await accounts.key_for_assertion(db, key_id)
+    if key is None:
         raise Unauthorized("unknown service account key")
     try:
         claims = jwt.decode(
             assertion,
-            account["secret_sha256"],
+            key["secret_sha256"],
             algorithms=["HS256"],
             audience=audiences,
-            issuer=account["email"],
+            issuer=key["email"],
             options={
                 "require": ["exp", "iat", "aud", "iss"], "verify_exp": False, "verify_iat": False
             },
@@ -148,7 +203,10 @@ async def grant_access_token(
         raise Unauthorized(f"invalid assertion: {error}") from None
     _check_lifetime(claims["iat"], claims["exp"], now.timestamp())
     token = secrets.token_urlsafe(32)
-    await accounts.insert_access_token(db, digest(token), account["key_id"], now + TOKEN_LIFETIME)
+    try:
+        await accounts.insert_access_token(db, digest(token), key["id"], now + TOKEN_LIFETIME)
+    except asyncpg.ForeignKeyViolationError:
+        raise Unauthorized("unknown service account key") from None  # deleted meanwhile
     return token
 
 

@@ -67,6 +67,7 @@ async def authorize(request: web.Request, role: str) -> tuple[auth.Principal, st
     """The caller and the project of the URL, once the caller holds `role` there."""
     principal = await caller(request)
     project_id = request.match_info["project"]
+    await auth.admit_organization_admin(services(request).db, principal, project_id)
     principal.require(project_id, role)
     return principal, project_id
 

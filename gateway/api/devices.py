@@ -16,6 +16,7 @@ from gateway.api import auth
 from gateway.api.common import (
     RESOURCE_ID,
     authorize,
+    caller,
     json_object,
     json_response,
     page,
@@ -83,7 +84,7 @@ async def create_device(request: web.Request) -> web.Response:
     return json_response(device_json(project_id, row, {}))
 
 
-def _list_param(request: web.Request, *names: str) -> list[str]:
+def list_param(request: web.Request, *names: str) -> list[str]:
     """A repeated query parameter, also accepted comma-separated, under any of its spellings."""
     values = [value for name in names for value in request.query.getall(name, [])]
     if any("\0" in value for value in values):
@@ -91,23 +92,32 @@ def _list_param(request: web.Request, *names: str) -> list[str]:
     return [item for value in values for item in value.split(",") if item]
 
 
-def _device_filter(request: web.Request) -> devices.DeviceFilter:
-    for unsupported in ("query", "order_by", "orderBy"):
-        if unsupported in request.query:
-            raise BadRequest(f"the {unsupported} parameter is not supported")
+def label_filter(
+    request: web.Request, *, bare_keys: bool = False
+) -> tuple[dict[str, str], list[str]]:
+    """label_filters as (key = value, keys present with any value): `key=value`, or `key=`
+    (and, with `bare_keys`, a bare `key`, as the SDK's stream call sends it) for any value."""
     labels: dict[str, str] = {}
     keys: list[str] = []
-    for text in _list_param(request, "label_filters", "labelFilters"):
+    for text in list_param(request, "label_filters", "labelFilters"):
         key, equals, value = text.partition("=")
-        if not key or not equals:
+        if not key or not (equals or bare_keys):
             raise BadRequest("label_filters take the form key=value, or key= for any value")
         if value:
             labels[key] = value
         else:
             keys.append(key)
+    return labels, keys
+
+
+def _device_filter(request: web.Request) -> devices.DeviceFilter:
+    for unsupported in ("query", "order_by", "orderBy"):
+        if unsupported in request.query:
+            raise BadRequest(f"the {unsupported} parameter is not supported")
+    labels, keys = label_filter(request)
     return devices.DeviceFilter(
-        ids=_list_param(request, "device_ids", "deviceIds"),
-        types=_list_param(request, "device_types", "deviceTypes"),
+        ids=list_param(request, "device_ids", "deviceIds"),
+        types=list_param(request, "device_types", "deviceTypes"),
         labels=labels,
         label_keys=keys,
     )
@@ -131,10 +141,17 @@ async def list_devices(request: web.Request) -> web.Response:
 
 @routes.get(ONE)
 async def get_device(request: web.Request) -> web.Response:
-    _, project_id = await authorize(request, auth.USER)
+    """Project `-` searches the device among the caller's projects."""
     device_id = request.match_info["device"]
     db = services(request).db
-    row = await devices.get(db, project_id, device_id)
+    if request.match_info["project"] == "-":
+        principal = await caller(request)
+        among = None if principal.organization_admin else sorted(principal.roles)
+        row = await devices.find(db, among, device_id)
+        project_id = row["project_id"] if row is not None else "-"
+    else:
+        _, project_id = await authorize(request, auth.USER)
+        row = await devices.get(db, project_id, device_id)
     if row is None:
         raise NotFound(f"device {device_id} not found")
     reported = await devices.reported(db, project_id, [device_id])

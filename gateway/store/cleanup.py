@@ -7,7 +7,7 @@ import asyncpg
 from gateway.store import sql
 
 _STEPS = (
-    "lock_project_connectors",
+    "lock_connectors_of_project",
     "delete_project_deliveries",
     "delete_project_events",
     "delete_project_reported",

@@ -2,7 +2,7 @@
 -- Rows without a foreign key to projects (the queue, events, statistics) go first; the project's
 -- own delete then cascades to its members, connectors and devices.
 
--- name: lock_project_connectors
+-- name: lock_connectors_of_project
 -- Connectors first, then their queue: the order in which outcomes are recorded, so the two never
 -- wait for each other.
 SELECT id FROM connectors WHERE project_id = $1 ORDER BY id FOR UPDATE;
@@ -20,10 +20,8 @@ DELETE FROM reported WHERE project_id = $1;
 DELETE FROM push_stats WHERE project_id = $1;
 
 -- name: delete_project_only_accounts
--- Service accounts that belong to this project and no other.
-DELETE FROM service_accounts s
-WHERE s.key_id IN (SELECT key_id FROM members WHERE project_id = $1)
-  AND NOT EXISTS (SELECT 1 FROM members m WHERE m.key_id = s.key_id AND m.project_id <> $1);
+-- Service accounts that belong to this project, with their keys, tokens and memberships.
+DELETE FROM accounts WHERE project_id = $1;
 
 -- name: delete_project
 DELETE FROM projects WHERE id = $1;

@@ -32,6 +32,13 @@ async def get(db: asyncpg.Pool, project_id: str, device_id: str) -> asyncpg.Reco
     return await db.fetchrow(sql("get_device"), project_id, device_id)
 
 
+async def find(
+    db: asyncpg.Pool, project_ids: list[str] | None, device_id: str
+) -> asyncpg.Record | None:
+    """A device in any of `project_ids` (None: any live project)."""
+    return await db.fetchrow(sql("find_device"), project_ids, device_id)
+
+
 @dataclass(frozen=True)
 class DeviceFilter:
     """Which devices a listing shows: every given condition must hold."""

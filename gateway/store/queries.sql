@@ -1,35 +1,6 @@
 -- Every runtime query of the gateway, as named blocks ("-- name: <name>") loaded once.
 -- Times are parameters, never now(): they come from the application's clock.
 
--- name: create_project
-INSERT INTO projects (id, display_name, created_at) VALUES ($1, $2, $3);
-
--- name: create_service_account
-INSERT INTO service_accounts (key_id, email, secret_sha256, created_at) VALUES ($1, $2, $3, $4);
-
--- name: add_member
-INSERT INTO members (project_id, key_id, role) VALUES ($1, $2, $3)
-ON CONFLICT (project_id, key_id) DO UPDATE SET role = excluded.role;
-
--- name: service_account
-SELECT key_id, email, secret_sha256 FROM service_accounts WHERE key_id = $1;
-
--- name: roles_by_key
-SELECT a.secret_sha256, m.project_id, m.role
-FROM service_accounts a LEFT JOIN members m ON m.key_id = a.key_id
-WHERE a.key_id = $1;
-
--- name: insert_access_token
-INSERT INTO access_tokens (token_sha256, key_id, expires_at) VALUES ($1, $2, $3);
-
--- name: roles_by_access_token
-SELECT t.key_id, m.project_id, m.role
-FROM access_tokens t LEFT JOIN members m ON m.key_id = t.key_id
-WHERE t.token_sha256 = $1 AND t.expires_at > $2;
-
--- name: delete_expired_access_tokens
-DELETE FROM access_tokens WHERE expires_at <= $1;
-
 -- name: list_connectors
 SELECT * FROM connectors WHERE project_id = $1 AND id > $2 ORDER BY id LIMIT $3;
 
@@ -157,6 +128,12 @@ WITH input AS (
       ON c.project_id = $1 AND c.status = 'ACTIVE'
      AND (c.events = '{}' OR s.event_type = ANY (c.events))
     RETURNING connector_id
+), announced AS (
+    -- Event streams in every replica hear of the new events on commit: "<project> <id> ...",
+    -- 100 ids per notification, within PostgreSQL's 8000-byte payload limit.
+    SELECT pg_notify('gateway_events', $1 || ' ' || string_agg(id, ' '))
+    FROM (SELECT id, (row_number() OVER () - 1) / 100 AS chunk FROM stored) AS numbered
+    GROUP BY chunk
 )
 -- The statement's snapshot of events holds no row `stored` inserts: these are the ids already
 -- stored before, answered with what is stored rather than with the republished data.
@@ -164,7 +141,8 @@ SELECT (SELECT count(*) FROM input) AS known,
        (SELECT array_agg(event_type) FROM stored) AS stored_types,
        (SELECT count(*) FROM queued) AS queued,
        (SELECT array_agg(body) FROM events
-        WHERE project_id = $1 AND id = ANY ($4::text[])) AS existing;
+        WHERE project_id = $1 AND id = ANY ($4::text[])) AS existing,
+       (SELECT count(*) FROM announced) AS announced;
 
 -- name: notify_deliveries
 SELECT pg_notify('gateway_deliveries', '');

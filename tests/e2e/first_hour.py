@@ -3,11 +3,17 @@ environments, and the processes the README starts."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import platform
 import re
+import shutil
 import signal
 import subprocess
 import sysconfig
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -63,6 +69,29 @@ def prepare_venv(where: Path, shared: Path, env: dict[str, str]) -> None:
     (Path(purelib) / "_first_hour_shared.pth").write_text(f"{shared}\n")
 
 
+@contextlib.contextmanager
+def exclusive(name: str) -> Iterator[None]:
+    """One holder at a time on this machine (test runs of several checkouts included): the
+    READMEs' receivers listen on fixed ports."""
+    with open(Path(tempfile.gettempdir()) / name, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def short_tmp() -> Iterator[Path]:
+    """A temporary directory with a short path: PostgreSQL's socket path must stay under 108
+    bytes, and pgserver falls back to one under TMPDIR when the data directory's is too long."""
+    directory = Path(tempfile.mkdtemp(prefix="gw-", dir="/tmp"))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def fresh_shell_env(home: Path, tmp: Path) -> dict[str, str]:
     """A newcomer's environment: no GATEWAY_* settings, no active virtual environment, an empty
     home (pip's cache kept, to spare the network)."""
@@ -73,6 +102,9 @@ def fresh_shell_env(home: Path, tmp: Path) -> dict[str, str]:
     env["PIP_CACHE_DIR"] = env.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env.update(HOME=str(home), TMPDIR=str(tmp))
+    # Where pyenv provides python3, the one of this test (an example's .python-version names
+    # the version Heroku should use), so the venvs can share this test's packages.
+    env["PYENV_VERSION"] = platform.python_version()
     home.mkdir(parents=True, exist_ok=True)
     tmp.mkdir(parents=True, exist_ok=True)
     return env

@@ -212,7 +212,7 @@ async def test_sign_out_expiry_and_a_deleted_key_end_the_session(gateway: Gatewa
     assert_error(await call(gateway, "GET", "/console/session", second.headers(), 401), 401)
 
     third = await sign_in(gateway, owner)
-    await gateway.db.execute("DELETE FROM service_accounts WHERE key_id = $1", owner.key_id)
+    await gateway.db.execute("DELETE FROM account_keys WHERE id = $1", owner.key_id)
     assert_error(await call(gateway, "GET", path, third.headers(), 401), 401)
     assert await gateway.db.fetchval("SELECT count(*) FROM console_sessions") == 0
 

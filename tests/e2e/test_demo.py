@@ -13,10 +13,11 @@ import asyncpg
 import orjson
 import pytest
 
+from tests.e2e.first_hour import short_tmp
 from tests.e2e.processes import ROOT, free_port, gateway_env, stop_process, wait_for
 
 pytestmark = pytest.mark.slow
-LEFT_OVER = ("projects", "service_accounts", "connectors", "devices", "deliveries", "events")
+LEFT_OVER = ("projects", "accounts", "account_keys", "connectors", "devices", "deliveries", "events")
 
 
 def _demo(env: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -50,7 +51,12 @@ async def test_two_demos_in_a_row_on_a_configured_database(database_url: str) ->
     assert await _rows(database_url) == nothing
 
 
-def test_the_embedded_demo_runs_in_a_throwaway_directory(tmp_path: Path) -> None:
+def test_the_embedded_demo_runs_in_a_throwaway_directory() -> None:
+    with short_tmp() as tmp_path:
+        _embedded_demo(tmp_path)
+
+
+def _embedded_demo(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env.update(TMPDIR=str(tmp_path), GATEWAY_PORT=str(free_port()))
     output = tmp_path / "demo.out"

@@ -22,10 +22,12 @@ import pytest
 from tests.e2e.first_hour import (
     Background,
     block,
+    exclusive,
     fresh_shell_env,
     prepare_venv,
     run,
     shared_site,
+    short_tmp,
 )
 from tests.e2e.processes import ROOT, free_port, wait_for
 
@@ -73,18 +75,32 @@ def _start_example(
 
 
 def test_the_first_hour_from_a_fresh_clone(tmp_path: Path) -> None:
-    clone = tmp_path / "clone"
+    with exclusive("data-connector-gateway-first-hour.lock"), short_tmp() as tmp:
+        for port in EXAMPLES.values():
+            assert not _port_taken(port), f"port {port}, which a README example uses, is taken"
+        _first_hour(tmp_path, tmp)
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _first_hour(logs: Path, short: Path) -> None:
+    # Everything the embedded PostgreSQL touches (as root it runs as the user `pgserver`) lives
+    # under `short`: pytest keeps its own temporary root private to the user running it.
+    clone, tmp = short / "clone", short / "tmp"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-    env = fresh_shell_env(tmp_path / "home", tmp_path / "tmp")
+    env = fresh_shell_env(short / "home", tmp)
     env["GATEWAY_PORT"] = str(free_port())  # the README's commands honour it; 8080 may be taken
     readme = clone / "README.md"
-    examples_site = shared_site(tmp_path / "shared-examples", OURS | EXAMPLE_SERVERS)
-    prepare_venv(clone, shared_site(tmp_path / "shared-root", OURS), env)
-    servers = [_start_example(clone, name, examples_site, env, tmp_path) for name in EXAMPLES]
+    examples_site = shared_site(short / "shared-examples", OURS | EXAMPLE_SERVERS)
+    prepare_venv(clone, shared_site(short / "shared-root", OURS), env)
+    servers = [_start_example(clone, name, examples_site, env, logs) for name in EXAMPLES]
     try:
-        _demo_twice(clone, readme, env, tmp_path / "tmp")
+        _demo_twice(clone, readme, env, tmp)
         gateway = Background.start(
-            block(readme, "sh", "gateway serve"), clone, env, tmp_path / "serve.log"
+            block(readme, "sh", "gateway serve"), clone, env, logs / "serve.log"
         )
         servers.append(gateway)
         wait_for(
@@ -92,7 +108,7 @@ def test_the_first_hour_from_a_fresh_clone(tmp_path: Path) -> None:
         )
         for port, server in zip(EXAMPLES.values(), servers, strict=False):
             wait_for(lambda: _answers(port, server), 240, f"the receiver example on port {port}")  # noqa: B023
-        _api_and_listen(clone, readme, env, tmp_path, servers)
+        _api_and_listen(clone, readme, env, logs, servers)
         assert "pg_ctl" not in gateway.text()  # the embedded server's narration is debug output
     finally:
         for server in servers:

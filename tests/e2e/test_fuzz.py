@@ -116,6 +116,7 @@ def fuzz(operation: Any, mode: GenerationMode, target: Fuzzed) -> None:
         assert mode is GenerationMode.NEGATIVE, operation.label
 
 
+@pytest.mark.timeout(360)  # some 45 operations, a few thousand requests
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_fuzzed_requests_get_documented_answers(fuzzed: Fuzzed, mode: GenerationMode) -> None:
     url = f"{fuzzed.base_url}/v2/openapi.json"
@@ -125,6 +126,8 @@ def test_fuzzed_requests_get_documented_answers(fuzzed: Fuzzed, mode: Generation
     operations = [result.ok() for result in results if isinstance(result, Ok)]
     assert len(operations) == len(results) >= 20
     for operation in operations:
+        if operation.path.endswith(":stream"):
+            continue  # a long-lived answer: tests/integration/test_sdk_stream.py covers it
         fuzz(operation, mode, fuzzed)
     print(f"{mode.value}: {fuzzed.calls} requests over {len(operations)} operations")
     assert fuzzed.calls >= len(operations)

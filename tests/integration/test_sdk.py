@@ -16,7 +16,8 @@ import pytest
 import pytest_asyncio
 
 from gateway.api import auth
-from tests.harness import Account, Gateway
+from gateway.config import Settings
+from tests.harness import Account, Gateway, configured
 
 T = TypeVar("T")
 HOOK = "https://example.com/hook"
@@ -31,6 +32,12 @@ def service_account(gateway: Gateway, account: Account, secret: str | None = Non
     credentials = dt.Auth.service_account(account.key_id, secret or account.secret, account.email)
     credentials.token_endpoint = str(gateway.client.make_url("/oauth2/token"))
     return credentials
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # Listing walks three pages of connectors: more than a project's default limit of 100.
+    return configured(settings, max_connectors=300)
 
 
 @pytest.fixture

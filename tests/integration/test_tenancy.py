@@ -8,9 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from gateway.api import auth
+from gateway.config import Settings
 from gateway.store import accounts
-from tests.harness import Account, Gateway
+from tests.harness import Account, Gateway, configured
 from tests.integration.helpers import assert_error, snapshot
 
 HOOK = "https://example.com/hook"
@@ -141,7 +144,9 @@ async def test_role_is_per_project(gateway: Gateway) -> None:
     target = await tenant(gateway)
     other = await tenant(gateway)
     # A developer in `other` who is only a user in `target`.
-    await accounts.add_member(gateway.db, target.owner.project_id, other.owner.key_id, auth.USER)
+    await accounts.add_member(
+        gateway.db, target.owner.project_id, other.owner.key_id, auth.USER, gateway.clock()
+    )
     before = await snapshot(gateway.db)
     for route in ROUTES:
         if route.write:
@@ -154,6 +159,13 @@ async def test_role_is_per_project(gateway: Gateway) -> None:
 
 def basic(key_id: str, secret: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{key_id}:{secret}".encode()).decode()}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # Every route is tried with the same key's wrong secrets: far more failures than the
+    # sign-in limit lets through in a minute (tests/integration/test_auth_ratelimit.py).
+    return configured(settings, auth_failure_limit=10_000)
 
 
 async def test_missing_or_bad_credentials_get_401_everywhere(gateway: Gateway) -> None:
