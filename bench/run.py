@@ -25,12 +25,14 @@ from types import FrameType
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # the gateway, when not installed
 
 import asyncpg
+import attempt_log
 import procs
 import report
 import sampling
 import scenarios
 from rig import SECRET, Rig, open_rig
 
+attempt_log.register()
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
 TEMPLATE = "# Benchmarks\n\nRun `python bench/run.py` (see bench/README.md).\n"

@@ -21,6 +21,7 @@ from aiohttp.typedefs import Handler
 from gateway.api import (
     console,
     dataconnectors,
+    deliveries,
     devices,
     events,
     health,
@@ -40,6 +41,7 @@ from gateway.api.readiness import DATABASE_CHECK, DatabaseCheck
 from gateway.clock import Clock, system_clock
 from gateway.config import Settings
 from gateway.dispatch import maintenance
+from gateway.dispatch.attempt_log import AttemptLog, SamplePusher
 from gateway.dispatch.dispatcher import Dispatcher
 from gateway.dispatch.listener import Listener
 from gateway.dispatch.registry import ConnectorRegistry
@@ -74,9 +76,9 @@ def create_app(
     app[METRICS] = metrics or Metrics()
     app[AUTH_FAILURES] = FailureLimiter(settings.auth_failure_limit)
     app[INGEST_GATE] = IngestGate(settings.ingest_concurrency)
-    for module in (dataconnectors, devices, events, oauth, health, openapi, console):
+    for module in (dataconnectors, deliveries, devices, events, oauth, health, openapi):
         app.add_routes(module.routes)
-    for module in (stream, projects, serviceaccounts, members, roles):
+    for module in (stream, projects, serviceaccounts, members, roles, console):
         app.add_routes(module.routes)
     app[health.READINESS] = lambda: _readiness(app)
     app.cleanup_ctx.extend([_database, _http_client, _delivery])
@@ -134,6 +136,10 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
         public_only=not settings.allow_insecure_targets,
     )
     app[HTTP_CLIENT] = session
+    services = app[SERVICES]
+    app[deliveries.SAMPLE_PUSHER] = SamplePusher(
+        session, services.db, services.clock, not settings.allow_insecure_targets
+    )
     try:
         yield
     finally:
@@ -144,8 +150,10 @@ async def _delivery(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     settings = services.settings
     registry = ConnectorRegistry(services.db)
+    sinks = [AttemptLog(services.clock)] if settings.attempt_log else []
     dispatcher = Dispatcher(
-        settings, services.db, app[HTTP_CLIENT], registry, services.metrics, services.clock
+        settings, services.db, app[HTTP_CLIENT], registry, services.metrics, services.clock,
+        sinks,
     )
     app[REGISTRY] = registry
     app[DISPATCHER] = dispatcher

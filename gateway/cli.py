@@ -15,7 +15,7 @@ import orjson
 import structlog
 
 from gateway import admin as admin_cli
-from gateway import failures, listen, logs
+from gateway import delivery_admin, failures, listen, logs
 from gateway.api import auth
 from gateway.clock import system_clock
 from gateway.config import ConfigError, Settings
@@ -121,6 +121,7 @@ def parser() -> argparse.ArgumentParser:
     account.add_argument("--project", required=True)
     account.add_argument("--role", default=auth.DEVELOPER, choices=auth.ROLES)
     admin_cli.add_commands(admin_commands)
+    delivery_admin.add_commands(admin_commands)
     return top
 
 
@@ -155,6 +156,8 @@ def _command(arguments: argparse.Namespace, settings: Settings) -> int:
     with database(settings) as ready:
         assert ready.database_url is not None
         result = asyncio.run(_run(arguments, ready.database_url))
+    if result is None:  # commands printing JSON lines have printed them
+        return 0
     print(orjson.dumps(result).decode())
     return 1 if isinstance(result, dict) and "error" in result else 0
 
@@ -162,6 +165,8 @@ def _command(arguments: argparse.Namespace, settings: Settings) -> int:
 async def _run(arguments: argparse.Namespace, url: str) -> Any:
     if arguments.command == "migrate":
         return {"applied": await _migrate(url), "at": datetime.now(UTC).isoformat()}
+    if arguments.admin_command in delivery_admin.COMMANDS:
+        return await delivery_admin.run(arguments, url)
     if arguments.admin_command == "create-project":
         return await _create_project(url, arguments.name)
     if arguments.admin_command in admin_cli.COMMANDS:

@@ -128,6 +128,18 @@ class Settings:
     retention: float = _setting(
         2678400.0, _positive(float), "events and push statistics older than this are deleted"
     )
+    attempt_log: bool = _setting(
+        True, _bool, "record every push attempt and every delivered delivery in the delivery log"
+    )
+    attempt_retention: float = _setting(
+        259200.0, _positive(float), "push attempts and finished deliveries are kept this long"
+    )
+    replay_limit: int = _setting(
+        1000000, _positive(int), "most deliveries one :replay may queue"
+    )
+    test_push_limit: int = _setting(
+        10, _positive(int), ":test pushes allowed per connector per minute"
+    )
     auth_failure_limit: int = _setting(
         10, _positive(int), "failed sign-ins per service-account key per minute before a 429"
     )

@@ -14,6 +14,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from gateway.model import DROP_REASONS
+
 PUSH_OUTCOMES = ("success", "http_3xx", "http_4xx", "http_5xx", "timeout", "connection_error")
 CONNECTOR_STATUSES = ("ACTIVE", "USER_DISABLED", "SYSTEM_DISABLED")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -128,6 +130,12 @@ class Metrics:
             "Deliveries dropped unsent at their age limit.",
             registry=r,
         )
+        self.deliveries_dropped = Counter(
+            "gateway_deliveries_dropped",
+            "Deliveries dropped unsent, by reason (kept in the delivery log).",
+            ["reason"],
+            registry=r,
+        )
         self.connectors_auto_disabled = Counter(
             "gateway_connectors_auto_disabled",
             "Connectors set to SYSTEM_DISABLED after failing too long.",
@@ -149,3 +157,10 @@ class Metrics:
         r.register(_SnapshotCollector(self))
         for outcome in PUSH_OUTCOMES:
             self.push_attempts.labels(outcome)
+        for reason in DROP_REASONS:
+            self.deliveries_dropped.labels(reason)
+
+    def count_dropped(self, reason: str, count: int) -> None:
+        """Deliveries dropped unsent for `reason` (one of gateway.model.DROP_REASONS)."""
+        if count:
+            self.deliveries_dropped.labels(reason).inc(count)

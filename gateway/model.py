@@ -9,6 +9,15 @@ from typing import Any, Final
 ACTIVE, USER_DISABLED, SYSTEM_DISABLED = "ACTIVE", "USER_DISABLED", "SYSTEM_DISABLED"
 STATUSES: Final = (ACTIVE, USER_DISABLED, SYSTEM_DISABLED)
 
+# A delivery in the log: still queued (PENDING, or RETRYING after a failed attempt), or finished.
+PENDING, RETRYING, DELIVERED, DROPPED = "PENDING", "RETRYING", "DELIVERED", "DROPPED"
+DELIVERY_STATUSES: Final = (PENDING, RETRYING, DELIVERED, DROPPED)
+# Why a delivery left the queue unsent.
+EXPIRED, CONNECTOR_DISABLED, CONNECTOR_DELETED, FILTER_CHANGED = (
+    "EXPIRED", "CONNECTOR_DISABLED", "CONNECTOR_DELETED", "FILTER_CHANGED"
+)
+DROP_REASONS: Final = (EXPIRED, CONNECTOR_DISABLED, CONNECTOR_DELETED, FILTER_CHANGED)
+
 EVENT_TYPES: Final = frozenset({
     "touch", "temperature", "objectPresent", "humidity", "objectPresentCount", "touchCount",
     "waterPresent", "networkStatus", "batteryStatus", "labelsChanged", "connectionStatus",
@@ -50,3 +59,14 @@ class Connector:
 
     def __repr__(self) -> str:
         return f"Connector(project_id={self.project_id!r}, id={self.id!r}, status={self.status!r})"
+
+
+@dataclass(frozen=True)
+class EventToPush:
+    """An event and its device, ready to be pushed: `body` is the serialised event object."""
+
+    id: str
+    event_type: str
+    device_id: str
+    device_type: str
+    body: bytes

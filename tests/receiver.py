@@ -21,6 +21,7 @@ class Answer:
     status: int = 200
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    text: str = "OK"
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class Receiver:
             answer = answers.popleft() if len(answers) > 1 else answers[0]
         if answer.delay:
             await asyncio.sleep(answer.delay)
-        return web.Response(status=answer.status, text="OK", headers=answer.headers)
+        return web.Response(status=answer.status, text=answer.text, headers=answer.headers)
 
 
 @dataclass(frozen=True)

@@ -132,8 +132,7 @@ async def create_service_account(
     return Credentials(key_id=account_id, secret=secret, email=email)
 
 
-def principal_of(key_id: str, rows: list[asyncpg.Record]) -> Principal:
-    """The principal of a key from its grants (`accounts.grants_of_key`), once it is trusted."""
+def _principal(key_id: str, rows: list[asyncpg.Record]) -> Principal:
     roles = {row["project_id"]: row["role"] for row in rows if row["project_id"] is not None}
     return Principal(
         key_id=key_id,
@@ -141,6 +140,13 @@ def principal_of(key_id: str, rows: list[asyncpg.Record]) -> Principal:
         account_id=rows[0]["account_id"],
         organization_admin=rows[0]["organization_admin"],
     )
+
+
+async def principal_of_key(db: Executor, key_id: str) -> Principal | None:
+    """The key's principal with its roles as of now, or None when the key no longer exists or
+    its account no longer allows Basic auth (a console session opened with it ends then)."""
+    rows = await accounts.grants_of_key(db, key_id)
+    return _principal(key_id, rows) if rows and rows[0]["basic_auth"] else None
 
 
 async def authenticate(db: asyncpg.Pool, authorization: str | None, now: datetime) -> Principal:
@@ -151,7 +157,7 @@ async def authenticate(db: asyncpg.Pool, authorization: str | None, now: datetim
         key_id = await accounts.key_of_access_token(db, digest(value), now)
         rows = await accounts.grants_of_key(db, key_id) if key_id else []
         if key_id and rows:
-            return principal_of(key_id, rows)
+            return _principal(key_id, rows)
         raise Unauthorized("invalid or expired access token")
     if scheme.lower() == "basic" and value:
         key_id, secret = _basic_pair(value)
@@ -159,7 +165,7 @@ async def authenticate(db: asyncpg.Pool, authorization: str | None, now: datetim
         if rows and hmac.compare_digest(rows[0]["secret_sha256"], digest(secret)):
             if not rows[0]["basic_auth"]:
                 raise Unauthorized("Basic auth is disabled for this service account")
-            return principal_of(key_id, rows)
+            return _principal(key_id, rows)
         raise Unauthorized("invalid service account key or secret")
     raise Unauthorized("missing credentials: use Basic auth or a Bearer access token")
 

@@ -35,7 +35,7 @@ from gateway.api.common import (
 from gateway.api.ratelimit import AUTH_FAILURES
 from gateway.errors import BadRequest, Forbidden, Unauthorized
 from gateway.ingest.eventdata import format_timestamp
-from gateway.store import Executor, accounts
+from gateway.store import Executor
 from gateway.store import console as store
 
 CONSOLE_PATH = "/console/"
@@ -215,12 +215,12 @@ async def _principal_of(
 ) -> auth.Principal:
     """The session's key with its grants as of now, as a Bearer token's key is read."""
     db = services(request).db
-    rows = await accounts.grants_of_key(db, session.key_id)
+    principal = await auth.principal_of_key(db, session.key_id)
     # A deleted key, or an account no longer allowed Basic auth, ends its sessions at once.
-    if not rows or not rows[0]["basic_auth"]:
+    if principal is None:
         await store.delete_session(db, digest)
         raise Unauthorized("the service account key of this console session is no longer valid")
-    return auth.principal_of(session.key_id, rows)
+    return principal
 
 
 async def session_principal(request: web.Request) -> auth.Principal:

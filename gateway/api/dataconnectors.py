@@ -91,6 +91,8 @@ async def update_connector(request: web.Request) -> web.Response:
         project_id,
         connector_id,
         lambda current: apply_changes(current, body, paths, allow_insecure=allow_insecure),
+        svc.now(),
+        svc.metrics.count_dropped,
     )
     if updated is None:
         raise NotFound(f"data connector {connector_id} not found")
@@ -101,7 +103,9 @@ async def update_connector(request: web.Request) -> web.Response:
 async def delete_connector(request: web.Request) -> web.Response:
     _, project_id = await authorize(request, auth.DEVELOPER)
     connector_id = request.match_info["connector"]
-    if not await connectors.delete(services(request).db, project_id, connector_id):
+    svc = services(request)
+    dropped = svc.metrics.count_dropped
+    if not await connectors.delete(svc.db, project_id, connector_id, svc.now(), dropped):
         raise NotFound(f"data connector {connector_id} not found")
     return json_response({})
 

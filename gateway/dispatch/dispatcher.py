@@ -255,6 +255,8 @@ class Dispatcher:
     def _written(self, batch: OutcomeBatch, disabled: list[ConnectorKey]) -> None:
         self._unrecorded.difference_update(batch.delivery_ids())
         self._capacity.set()  # room to claim more
+        for reason, count in batch.dropped.items():
+            self._metrics.count_dropped(reason, count)
         for project_id, connector_id in disabled:
             self._registry.invalidate(project_id)
             self._metrics.connectors_auto_disabled.inc()

@@ -12,7 +12,8 @@ from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.errors import DATABASE_UNAVAILABLE
 from gateway.metrics import Metrics
-from gateway.store import accounts, connectors, deliveries, stats
+from gateway.model import EXPIRED
+from gateway.store import accounts, attempts, connectors, deliveries, stats
 
 SNAPSHOT_EVERY = 5.0
 SWEEP_EVERY = 60.0
@@ -32,13 +33,18 @@ async def refresh_snapshot(db: asyncpg.Pool, metrics: Metrics, clock: Clock) -> 
 
 
 async def sweep(db: asyncpg.Pool, settings: Settings, metrics: Metrics, clock: Clock) -> None:
-    """Drop deliveries past their age, then old events and statistics, in bounded batches."""
+    """Drop deliveries past their age, then old events, statistics and delivery log entries, in
+    bounded batches."""
     now = clock()
     while (expired := await deliveries.expire(db, now, BATCH)) > 0:
         metrics.deliveries_expired.inc(expired)
+        metrics.count_dropped(EXPIRED, expired)
         log.info("deliveries_expired", count=expired)
     before = now - timedelta(seconds=settings.retention)
     while await stats.delete_old(db, before, BATCH) > 0:
+        await asyncio.sleep(0)
+    attempts_before = now - timedelta(seconds=settings.attempt_retention)
+    while await attempts.delete_old(db, attempts_before, BATCH) > 0:
         await asyncio.sleep(0)
     await accounts.delete_expired_access_tokens(db, now)
 

@@ -12,6 +12,8 @@ _STEPS = (
     "delete_project_events",
     "delete_project_reported",
     "delete_project_push_stats",
+    "delete_project_attempts",
+    "delete_project_finished_deliveries",
     "delete_project_only_accounts",
     "delete_project",
 )

@@ -1,5 +1,7 @@
 """Data connector rows. Every change notifies `gateway_connectors` so each replica's cache
-refreshes, and a connector that stops being ACTIVE loses its queue in the same transaction."""
+refreshes. A connector that stops being ACTIVE, or is deleted, loses its queue in the same
+transaction, and a narrower `events` filter drops what it no longer takes; every dropped delivery
+goes to the delivery log with its reason, and `dropped(reason, count)` hears of it."""
 
 from __future__ import annotations
 
@@ -8,8 +10,14 @@ from datetime import datetime
 
 import asyncpg
 
-from gateway.model import ACTIVE, Connector
-from gateway.store import fetch_one, sql
+from gateway.model import ACTIVE, CONNECTOR_DELETED, CONNECTOR_DISABLED, FILTER_CHANGED, Connector
+from gateway.store import delivery_log, fetch_one, sql
+
+Dropped = Callable[[str, int], None]
+
+
+def _ignore(_reason: str, _count: int) -> None:
+    pass
 
 
 def _values(connector: Connector) -> tuple[object, ...]:
@@ -61,27 +69,50 @@ async def update(
     project_id: str,
     connector_id: str,
     change: Callable[[Connector], Connector],
+    now: datetime,
+    dropped: Dropped = _ignore,
 ) -> Connector | None:
     """Apply `change` to the stored connector under a row lock; None if it does not exist."""
     async with db.acquire() as connection, connection.transaction():
         row = await connection.fetchrow(sql("get_connector_for_update"), project_id, connector_id)
         if row is None:
             return None
-        changed = change(Connector.from_row(dict(row)))
+        current = Connector.from_row(dict(row))
+        changed = change(current)
         updated = await fetch_one(connection, sql("update_connector"), *_values(changed))
         if changed.status != ACTIVE:
-            await connection.execute(sql("drop_connector_queue"), project_id, connector_id)
+            reason = CONNECTOR_DISABLED
+            count = await delivery_log.drop_queue(
+                connection, project_id, connector_id, reason, now
+            )
+        else:
+            reason = FILTER_CHANGED
+            count = 0
+            if changed.events != current.events:
+                count = await delivery_log.drop_filtered(
+                    connection, project_id, connector_id, changed.events, now
+                )
         await connection.execute(sql("notify_connector_changed"), project_id)
+    dropped(reason, count)
     return Connector.from_row(dict(updated))
 
 
-async def delete(db: asyncpg.Pool, project_id: str, connector_id: str) -> bool:
+async def delete(
+    db: asyncpg.Pool,
+    project_id: str,
+    connector_id: str,
+    now: datetime,
+    dropped: Dropped = _ignore,
+) -> bool:
     async with db.acquire() as connection, connection.transaction():
         gone = await connection.fetchval(sql("delete_connector"), project_id, connector_id)
         if gone is None:
             return False
-        await connection.execute(sql("drop_connector_queue"), project_id, connector_id)
+        count = await delivery_log.drop_queue(
+            connection, project_id, connector_id, CONNECTOR_DELETED, now
+        )
         await connection.execute(sql("notify_connector_changed"), project_id)
+    dropped(CONNECTOR_DELETED, count)
     return True
 
 

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from gateway import latency
-from gateway.store import Connection, Executor, fetch_one, sql
+from gateway.model import CONNECTOR_DISABLED
+from gateway.store import Connection, Executor, delivery_log, fetch_one, sql
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ class OutcomeBatch:
     attempts: list[Attempt] = field(default_factory=list)  # in the order they ended
     settled: list[int] = field(default_factory=list)  # dropped without a push: expired, gone
     deferred: dict[ConnectorKey, list[int]] = field(default_factory=dict)  # not pushed, wait
+    # Set by `record` once written: deliveries it dropped into the log, by reason.
+    dropped: dict[str, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.attempts) + len(self.settled) + sum(map(len, self.deferred.values()))
@@ -146,7 +149,8 @@ class OutcomeBatch:
             self.deferred.setdefault(key, []).extend(ids)
 
 
-# Written in the batch's own transaction after the outcomes (an attempt log, for one).
+# Written in the batch's own transaction after the connectors' outcomes and before the delivered
+# deliveries leave the queue, so that it can still read them (the attempt log, for one).
 BatchSink = Callable[[Connection, OutcomeBatch], Awaitable[None]]
 
 
@@ -173,7 +177,8 @@ async def record(
                 failure.retry_after = max(failure.retry_after or 0.0, attempt.retry_after)
     for key, ids in batch.deferred.items():
         failed.setdefault(key, Failure()).delivery_ids.extend(ids)
-    done = [a.delivery_id for a in batch.attempts if a.ok] + batch.settled
+    delivered = [a.delivery_id for a in batch.attempts if a.ok]
+    dropped: dict[str, int] = {}
     # Connector rows are locked before delivery rows, the order connector edits take too.
     async with db.acquire() as connection, connection.transaction():
         if succeeded:
@@ -181,13 +186,20 @@ async def record(
         disabled: list[ConnectorKey] = []
         if failed:
             await _record_failures(connection, failed, now, retry_delay)
-            disabled = await _auto_disable(connection, list(failed), disable_before)
-        if done:
-            await connection.execute(sql("complete_deliveries"), done)
-        if batch.attempts:
-            await connection.execute(sql("add_push_stats"), *_stats_columns(batch.attempts))
+            disabled, dropped[CONNECTOR_DISABLED] = await _auto_disable(
+                connection, list(failed), disable_before, now
+            )
         for sink in sinks:
             await sink(connection, batch)
+        if delivered:
+            await connection.execute(sql("complete_deliveries"), delivered)
+        if batch.settled:
+            settled = await delivery_log.drop_settled(connection, batch.settled, now)
+            for reason, count in settled.items():
+                dropped[reason] = dropped.get(reason, 0) + count
+        if batch.attempts:
+            await connection.execute(sql("add_push_stats"), *_stats_columns(batch.attempts))
+    batch.dropped = dropped
     return disabled
 
 
@@ -219,13 +231,14 @@ async def _record_failures(
 
 
 async def _auto_disable(
-    connection: Connection, keys: list[tuple[str, str]], disable_before: datetime
-) -> list[tuple[str, str]]:
-    rows = await connection.fetch(sql("auto_disable"), *_split(set(keys)), disable_before)
+    connection: Connection, keys: list[tuple[str, str]], disable_before: datetime, now: datetime
+) -> tuple[list[tuple[str, str]], int]:
+    """(connectors disabled, deliveries of theirs dropped into the log)."""
+    rows = await connection.fetch(sql("auto_disable"), *_split(set(keys)), disable_before, now)
     disabled = [(row["project_id"], row["id"]) for row in rows]
     for project_id in {project for project, _ in disabled}:
         await connection.execute(sql("notify_connector_changed"), project_id)
-    return disabled
+    return disabled, rows[0]["dropped"] if rows else 0
 
 
 def _split(keys: set[tuple[str, str]]) -> tuple[list[str], list[str]]:

@@ -38,7 +38,17 @@ RETURNING connectors.*;
 DELETE FROM connectors WHERE project_id = $1 AND id = $2 RETURNING id;
 
 -- name: drop_connector_queue
-DELETE FROM deliveries WHERE project_id = $1 AND connector_id = $2;
+-- A connector disabled or deleted loses its queue; each delivery goes to the log with reason $3.
+WITH gone AS (
+    DELETE FROM deliveries WHERE project_id = $1 AND connector_id = $2
+    RETURNING id, project_id, connector_id, event_id, created_at
+)
+INSERT INTO finished_deliveries
+    (id, project_id, connector_id, event_id, event_type, device_id, status, drop_reason, test,
+     created_at, finished_at)
+SELECT g.id, g.project_id, g.connector_id, g.event_id, coalesce(e.event_type, ''),
+       coalesce(e.device_id, ''), 'DROPPED', $3, false, g.created_at, $4
+FROM gone g LEFT JOIN events e ON e.project_id = g.project_id AND e.id = g.event_id;
 
 -- name: notify_connector_changed
 SELECT pg_notify('gateway_connectors', $1);
@@ -236,7 +246,8 @@ WHERE c.project_id = u.project_id AND c.id = u.id AND c.status = 'ACTIVE'
 RETURNING c.project_id, c.id, c.failing_since, c.failure_streak;
 
 -- name: auto_disable
--- Connectors failing without a success since before $3 are disabled and their queues dropped.
+-- Connectors failing without a success since before $3 are disabled and their queues dropped
+-- into the log (CONNECTOR_DISABLED); each row also carries how many deliveries were dropped.
 WITH disabled AS (
     UPDATE connectors c SET status = 'SYSTEM_DISABLED'
     FROM unnest($1::text[], $2::text[]) AS u (project_id, id)
@@ -246,8 +257,17 @@ WITH disabled AS (
 ), dropped AS (
     DELETE FROM deliveries d USING disabled x
     WHERE d.project_id = x.project_id AND d.connector_id = x.id
+    RETURNING d.id, d.project_id, d.connector_id, d.event_id, d.created_at
+), logged AS (
+    INSERT INTO finished_deliveries
+        (id, project_id, connector_id, event_id, event_type, device_id, status, drop_reason, test,
+         created_at, finished_at)
+    SELECT g.id, g.project_id, g.connector_id, g.event_id, coalesce(e.event_type, ''),
+           coalesce(e.device_id, ''), 'DROPPED', 'CONNECTOR_DISABLED', false, g.created_at, $4
+    FROM dropped g LEFT JOIN events e ON e.project_id = g.project_id AND e.id = g.event_id
+    RETURNING 1
 )
-SELECT project_id, id FROM disabled;
+SELECT project_id, id, (SELECT count(*) FROM logged) AS dropped FROM disabled;
 
 -- name: add_push_stats
 INSERT INTO push_stats (project_id, connector_id, minute, bucket, successes, errors)
@@ -264,8 +284,18 @@ WHERE project_id = $1 AND connector_id = $2 AND minute >= $3
 GROUP BY bucket;
 
 -- name: expire_deliveries
-DELETE FROM deliveries
-WHERE id IN (SELECT id FROM deliveries WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED);
+-- Deliveries past their age go to the log as dropped (EXPIRED).
+WITH gone AS (
+    DELETE FROM deliveries
+    WHERE id IN (SELECT id FROM deliveries WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+    RETURNING id, project_id, connector_id, event_id, created_at
+)
+INSERT INTO finished_deliveries
+    (id, project_id, connector_id, event_id, event_type, device_id, status, drop_reason, test,
+     created_at, finished_at)
+SELECT g.id, g.project_id, g.connector_id, g.event_id, coalesce(e.event_type, ''),
+       coalesce(e.device_id, ''), 'DROPPED', 'EXPIRED', false, g.created_at, $1
+FROM gone g LEFT JOIN events e ON e.project_id = g.project_id AND e.id = g.event_id;
 
 -- name: queue_depth
 SELECT count(*) AS pending, min(due_at) AS oldest_due FROM deliveries;

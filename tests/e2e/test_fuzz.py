@@ -116,7 +116,7 @@ def fuzz(operation: Any, mode: GenerationMode, target: Fuzzed) -> None:
         assert mode is GenerationMode.NEGATIVE, operation.label
 
 
-@pytest.mark.timeout(360)  # some 45 operations, a few thousand requests
+@pytest.mark.timeout(480)  # some 50 operations, a few thousand requests
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_fuzzed_requests_get_documented_answers(fuzzed: Fuzzed, mode: GenerationMode) -> None:
     url = f"{fuzzed.base_url}/v2/openapi.json"

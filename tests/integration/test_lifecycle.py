@@ -88,7 +88,8 @@ async def test_a_change_on_another_connection_refreshes_the_registry(
         assert cached is not None and cached.url == receiver.url("/before")
 
         await connectors.update(
-            gateway.db, project, connector, lambda c: replace(c, url=receiver.url("/after"))
+            gateway.db, project, connector, lambda c: replace(c, url=receiver.url("/after")),
+            gateway.clock(),
         )
 
         async def refreshed() -> bool:

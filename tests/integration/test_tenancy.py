@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -34,6 +35,11 @@ class Route:
         return "/v2/projects/" + self.path.format(p=project, c=connector, d=device)
 
 
+def _window() -> Any:
+    now = datetime.now(UTC)
+    return {"startTime": (now - timedelta(hours=1)).isoformat(), "endTime": now.isoformat()}
+
+
 def _relabel(project: str, device: str) -> Any:
     return {"devices": [f"projects/{project}/devices/{device}"], "addLabels": {"room": "9"}}
 
@@ -58,6 +64,10 @@ ROUTES = [
         lambda p, d: {"events": [{"device": d, "data": {"touch": {}}}]},
     ),
     Route("GET", "{p}/devices/{d}/events", write=False),
+    Route("GET", "{p}/dataconnectors/{c}/deliveries", write=False),
+    Route("POST", "{p}/dataconnectors/{c}:replay", lambda p, d: _window()),
+    Route("POST", "{p}/dataconnectors/{c}:redeliver", lambda p, d: {"eventIds": ["e1"]}),
+    Route("POST", "{p}/dataconnectors/{c}:test"),
 ]
 
 

@@ -1,0 +1,75 @@
+"""The attempt log's writers: the recorder's sink that keeps every attempt and every delivered
+delivery, and `:test` pushes, which are pushed at once, recorded, and never queued or retried."""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+import asyncpg
+
+from gateway.clock import Clock
+from gateway.model import Connector, EventToPush
+from gateway.push import body as push_body
+from gateway.push import post as push
+from gateway.store import Connection, attempts, delivery_log
+from gateway.store.deliveries import Attempt, OutcomeBatch
+from gateway.store.delivery_log import TestDelivery
+
+
+class AttemptLog:
+    """A recorder sink: each batch's attempts by COPY, its delivered deliveries moved from the
+    queue to the log, in the batch's transaction (`GATEWAY_ATTEMPT_LOG`)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    async def __call__(self, connection: Connection, batch: OutcomeBatch) -> None:
+        await attempts.write(connection, batch.attempts)
+        delivered = [attempt for attempt in batch.attempts if attempt.ok]
+        if delivered:
+            await delivery_log.finish(connection, delivered, self._clock())
+
+
+class SamplePusher:
+    """`:test` pushes: the connector's real URL, headers and signature, one attempt, no retry.
+
+    Not counted in :metrics or the push metrics; the log keeps it marked as a test.
+    """
+
+    def __init__(
+        self, session: aiohttp.ClientSession, db: asyncpg.Pool, clock: Clock, public_only: bool
+    ) -> None:
+        self._session = session
+        self._db = db
+        self._clock = clock
+        self._public_only = public_only
+
+    async def __call__(self, connector: Connector, event: EventToPush) -> Attempt:
+        delivery_id = await delivery_log.next_delivery_id(self._db)
+        metadata = {
+            "deviceId": event.device_id,
+            "projectId": connector.project_id,
+            "deviceType": event.device_type,
+            "productNumber": "",
+        }
+        body = push_body.render_body(event.body, {}, connector.labels, metadata)
+        headers = push_body.request_headers(connector, body, time.time())
+        result = await push.post(
+            self._session, connector.url, body, headers, public_only=self._public_only
+        )
+        now = self._clock()
+        attempt = Attempt(
+            delivery_id=delivery_id, project_id=connector.project_id, connector_id=connector.id,
+            event_id=event.id, event_type=event.event_type, device_id=event.device_id, number=1,
+            at=now, latency=result.elapsed, status=result.status, error=result.error,
+            message=result.message, response_excerpt=result.excerpt,
+        )
+        test = TestDelivery(
+            delivery_id, connector.project_id, connector.id, event.id, event.event_type,
+            event.device_id, delivered=result.ok,
+        )
+        async with self._db.acquire() as connection, connection.transaction():
+            await attempts.write(connection, [attempt], test=True)
+            await delivery_log.log_test(connection, test, now)
+        return attempt
