@@ -234,7 +234,7 @@ async def test_the_log_shows_each_attempt_and_a_replay_brings_the_events_back(
     attempts = failed.locator("table.attempts")
     await expect(attempts).to_contain_text("503")
     await expect(attempts).to_contain_text("down for maintenance")
-    await page.get_by_label("Status").select_option("RETRYING")
+    await page.get_by_label("Status", exact=True).select_option("RETRYING")
     await page.get_by_role("button", name="Apply filters").click()
     await expect(log).to_have_count(1)
     await screenshot(page, "connector-failing")
@@ -257,7 +257,7 @@ async def test_the_log_shows_each_attempt_and_a_replay_brings_the_events_back(
     gateway.clock.advance(gateway.settings.retry_max)
     await gateway.deliver()
     assert set(receiver.event_ids) == {first["eventId"], second["eventId"]}
-    await page.get_by_label("Status").select_option("")
+    await page.get_by_label("Status", exact=True).select_option("")
     await page.get_by_role("button", name="Apply filters").click()
     await expect(log.filter(has_text=second["eventId"]).first).to_contain_text("DELIVERED")
     await screenshot(page, "connector-log")
