@@ -143,9 +143,10 @@ def _principal(key_id: str, rows: list[asyncpg.Record]) -> Principal:
 
 
 async def principal_of_key(db: Executor, key_id: str) -> Principal | None:
-    """The key's principal with its roles as of now, or None when the key no longer exists."""
+    """The key's principal with its roles as of now, or None when the key no longer exists or
+    its account no longer allows Basic auth (a console session opened with it ends then)."""
     rows = await accounts.grants_of_key(db, key_id)
-    return _principal(key_id, rows) if rows else None
+    return _principal(key_id, rows) if rows and rows[0]["basic_auth"] else None
 
 
 async def authenticate(db: asyncpg.Pool, authorization: str | None, now: datetime) -> Principal:

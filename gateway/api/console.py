@@ -134,14 +134,19 @@ def _check_same_origin(request: web.Request) -> None:
 async def _session_answer(
     principal: auth.Principal, session: store.Session, db: Executor
 ) -> dict[str, Any]:
-    rows = await store.project_names(db, list(principal.roles))
+    if principal.organization_admin:  # an admin of every live project
+        rows = await store.live_projects(db)
+        roles = {row["id"]: auth.ADMIN for row in rows}
+    else:
+        rows = await store.project_names(db, list(principal.roles))
+        roles = principal.roles
     return {
         "keyId": principal.key_id,
         "csrfToken": session.csrf_token,
         "expireTime": format_timestamp(session.expires_at),
         "projects": [
             {"name": f"projects/{row['id']}", "displayName": row["display_name"],
-             "role": principal.roles[row["id"]]}
+             "role": roles[row["id"]]}
             for row in rows
         ],
     }
@@ -208,12 +213,13 @@ async def sign_out(request: web.Request) -> web.Response:
 async def _principal_of(
     request: web.Request, digest: bytes, session: store.Session
 ) -> auth.Principal:
-    """The session's account with its roles as of now."""
+    """The session's key with its grants as of now, as a Bearer token's key is read."""
     db = services(request).db
     principal = await auth.principal_of_key(db, session.key_id)
-    if principal is None:  # the key was deleted: so is every session it opened
+    # A deleted key, or an account no longer allowed Basic auth, ends its sessions at once.
+    if principal is None:
         await store.delete_session(db, digest)
-        raise Unauthorized("the service account of this console session no longer exists")
+        raise Unauthorized("the service account key of this console session is no longer valid")
     return principal
 
 

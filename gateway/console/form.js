@@ -174,7 +174,7 @@ export function connectorForm({connector, editable, submitLabel, onSubmit, types
       disabled: !editable}),
     labels: h("input", {name: "labels", value: current.labels.join(", "), disabled: !editable,
       spellcheck: "false"}),
-    events: h("fieldset", {class: "events", id: uniqueId("events")},
+    events: h("fieldset", {class: "event-types", id: uniqueId("events")},
       h("legend", null, "Event types (none ticked = every type)"),
       eventChoices(current.events, editable)),
   };

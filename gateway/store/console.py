@@ -59,6 +59,11 @@ async def delete_session(db: Executor, token_sha256: bytes) -> None:
     await db.execute(sql("console_delete_session"), token_sha256)
 
 
+async def live_projects(db: Executor) -> list[asyncpg.Record]:
+    """(id, display_name) of every project not being deleted (at most 1,000), by name."""
+    return await db.fetch(sql("console_live_projects"))
+
+
 async def project_names(db: Executor, project_ids: list[str]) -> list[asyncpg.Record]:
     """(id, display_name) of these projects, by name."""
     return await db.fetch(sql("console_project_names"), project_ids)

@@ -22,8 +22,16 @@ WHERE token_sha256 IN (
 -- The names of the projects an account holds roles in: the console's first page.
 SELECT id, display_name
 FROM projects
-WHERE id = ANY($1::text[])
+WHERE id = ANY($1::text[]) AND deleted_at IS NULL
 ORDER BY display_name, id;
+
+-- name: console_live_projects
+-- An organization administrator's projects: every one not being deleted.
+SELECT id, display_name
+FROM projects
+WHERE deleted_at IS NULL
+ORDER BY display_name, id
+LIMIT 1000;
 
 -- name: console_push_minutes
 -- Successes and errors per connector per minute (summed over latency buckets) since $2.

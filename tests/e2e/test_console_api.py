@@ -197,7 +197,7 @@ async def test_a_project_user_session_reads_masked_secrets_and_cannot_edit(
     assert await snapshot(gateway.db) == before
 
 
-async def test_sign_out_expiry_and_a_deleted_key_end_the_session(gateway: Gateway) -> None:
+async def test_sign_out_expiry_basic_auth_off_and_a_deleted_key_end_the_session(gateway: Gateway) -> None:
     owner = await gateway.project(auth.DEVELOPER)
     path = f"/v2/projects/{owner.project_id}/dataconnectors"
     first = await sign_in(gateway, owner)
@@ -211,8 +211,13 @@ async def test_sign_out_expiry_and_a_deleted_key_end_the_session(gateway: Gatewa
     assert_error(await call(gateway, "GET", path, second.headers(), 401), 401)
     assert_error(await call(gateway, "GET", "/console/session", second.headers(), 401), 401)
 
+    fourth = await sign_in(gateway, owner)
+    await gateway.db.execute("UPDATE accounts SET basic_auth = false WHERE id = $1", owner.key_id)
+    assert_error(await call(gateway, "GET", path, fourth.headers(), 401), 401)
+    await gateway.db.execute("UPDATE accounts SET basic_auth = true WHERE id = $1", owner.key_id)
+
     third = await sign_in(gateway, owner)
-    await gateway.db.execute("DELETE FROM service_accounts WHERE key_id = $1", owner.key_id)
+    await gateway.db.execute("DELETE FROM account_keys WHERE id = $1", owner.key_id)
     assert_error(await call(gateway, "GET", path, third.headers(), 401), 401)
     assert await gateway.db.fetchval("SELECT count(*) FROM console_sessions") == 0
 
