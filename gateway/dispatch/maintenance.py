@@ -50,12 +50,15 @@ async def sweep(db: asyncpg.Pool, settings: Settings, metrics: Metrics, clock: C
 
 
 async def run(db: asyncpg.Pool, settings: Settings, metrics: Metrics, clock: Clock) -> None:
-    """Refresh the gauges every few seconds and sweep every minute, until cancelled."""
-    since_sweep = SWEEP_EVERY
+    """Refresh the gauges every few seconds and sweep every minute (or, for a shorter delivery
+    age, that often: a probing connector leaves its expired deliveries to the sweep), until
+    cancelled."""
+    sweep_every = min(SWEEP_EVERY, settings.delivery_max_age)
+    since_sweep = sweep_every
     while True:
         try:
             await refresh_snapshot(db, metrics, clock)
-            if since_sweep >= SWEEP_EVERY:
+            if since_sweep >= sweep_every:
                 await sweep(db, settings, metrics, clock)
                 since_sweep = 0.0
         except DATABASE_UNAVAILABLE as error:

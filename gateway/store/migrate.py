@@ -63,10 +63,13 @@ async def migrate(connection: Connection, directory: Traversable = MIGRATIONS_DI
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        current = await applied_version(connection)
+        # Every migration not yet applied, not only those above the highest applied: one that
+        # was numbered lower but written later still runs.
+        rows = await connection.fetch("SELECT version FROM schema_migrations")
+        done = {row["version"] for row in rows}
         applied = []
         for version, path in migration_files(directory):
-            if version <= current:
+            if version in done:
                 continue
             async with connection.transaction():
                 await connection.execute(path.read_text())

@@ -177,7 +177,8 @@ async def test_a_connector_may_change_type_with_the_whole_config_of_the_new_one(
     back = await patch_connector(
         gateway, account, connector, {"type": "HTTP_PUSH", "httpConfig": {"url": "https://h.example"}}
     )
-    assert back["httpConfig"] == {"url": "https://h.example", "signatureSecret": "", "headers": {}}
+    assert back["httpConfig"] == {"url": "https://h.example", "signatureSecret": "", "headers": {},
+                                  "standardWebhooks": None}
 
 
 async def test_a_masked_config_sent_back_keeps_the_stored_credentials(gateway: Gateway) -> None:

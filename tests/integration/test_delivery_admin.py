@@ -18,6 +18,7 @@ from tests.receiver import Receiver
 async def admin(gateway: Gateway, *arguments: str) -> tuple[int, bytes, bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env["GATEWAY_DATABASE_URL"] = str(gateway.settings.database_url)
+    env["GATEWAY_SECRET_KEY"] = str(gateway.settings.secret_key)  # the key its secrets are sealed with
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "admin", *arguments, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
