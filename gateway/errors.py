@@ -85,3 +85,5 @@ DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
 )
+# What a background loop outlives: the database unreachable, or one of its statements failing.
+DATABASE_FAILED: tuple[type[BaseException], ...] = (*DATABASE_UNAVAILABLE, asyncpg.PostgresError)

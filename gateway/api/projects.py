@@ -29,13 +29,12 @@ from gateway.api.common import (
     read_json,
     services,
 )
-from gateway.errors import DATABASE_UNAVAILABLE, BadRequest, NotFound
+from gateway.errors import DATABASE_FAILED, BadRequest, NotFound
 from gateway.ids import new_id
 from gateway.store import accounts, projects
 
 log = structlog.get_logger(__name__)
 # The database is away, or refused the statement: log it and carry on.
-_DATABASE_FAILED: tuple[type[BaseException], ...] = (*DATABASE_UNAVAILABLE, asyncpg.PostgresError)
 routes = web.RouteTableDef()
 ONE = "/v2/projects/{project:[A-Za-z0-9_\\-]{1,64}}"
 MAX_NAME = 200
@@ -64,7 +63,7 @@ class ProjectPurger:
                 for project_id in await projects.being_deleted(self._db):
                     removed = await projects.purge(self._db, project_id, self.batch)
                     log.info("project_purged", project=project_id, rows=removed)
-            except _DATABASE_FAILED as error:
+            except DATABASE_FAILED as error:
                 log.warning("project_purge_failed", error=type(error).__name__)
                 await asyncio.sleep(1.0)
                 self._wake.set()

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 import asyncpg
 import structlog
 
-from gateway.errors import DATABASE_UNAVAILABLE
+from gateway.errors import DATABASE_FAILED
 from gateway.store import streams
 
 log = structlog.get_logger(__name__)
 # The database is away, or refused the statement: log it and carry on.
-_DATABASE_FAILED: tuple[type[BaseException], ...] = (*DATABASE_UNAVAILABLE, asyncpg.PostgresError)
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ class StreamHub:
             ids = [event_id for _, event_ids in burst for event_id in event_ids]
             try:
                 rows = await streams.announced_events(self._db, projects, ids)
-            except _DATABASE_FAILED as error:
+            except DATABASE_FAILED as error:
                 log.warning("stream_read_failed", error=type(error).__name__, events=len(ids))
                 continue
             for row in rows:
@@ -164,7 +163,7 @@ class StreamHub:
         while True:
             try:
                 await self._listen_once()
-            except _DATABASE_FAILED as error:
+            except DATABASE_FAILED as error:
                 log.warning("stream_listener_disconnected", error=type(error).__name__)
             self.listening.clear()
             await asyncio.sleep(self._retry_delay)
