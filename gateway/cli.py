@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import resource
 import sys
 from collections.abc import Sequence
@@ -37,6 +38,14 @@ def raise_open_files_limit() -> tuple[int, int]:
     return soft, resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+async def freeze_start_up_heap(_app: object) -> None:
+    """Leave what start-up made (modules, settings, pools) out of every later garbage
+    collection: a full collection then scans only what serving made, and holds the event loop
+    up for less time."""
+    gc.collect()
+    gc.freeze()
+
+
 def serve(settings: Settings) -> None:
     from aiohttp import web
 
@@ -52,6 +61,7 @@ def serve(settings: Settings) -> None:
     with database(settings) as ready:
         app = create_app(ready)
         app.on_startup.append(report_open_files_limit)
+        app.on_startup.append(freeze_start_up_heap)
         web.run_app(
             app,
             host=ready.host,

@@ -34,12 +34,10 @@ async def store_events(
 ) -> StoredBatch:
     """Store events (ids, device ids, types, timestamps, bodies) and queue their deliveries.
 
-    One statement: it commits as a whole or not at all. Wakes the dispatchers if it queued work
-    (on a connection inside a transaction, when that transaction commits).
+    One statement: it commits as a whole or not at all, and wakes the dispatchers when it
+    commits if it queued work.
     """
     row = await fetch_one(db, sql("store_events"), project_id, now, expires_at, *columns)
-    if row["queued"]:
-        await db.execute(sql("notify_deliveries"))
     return StoredBatch(
         row["known"], row["stored_types"] or [], row["queued"], row["existing"] or []
     )

@@ -145,6 +145,9 @@ WITH input AS (
     SELECT pg_notify('gateway_events', $1 || ' ' || string_agg(id, ' '))
     FROM (SELECT id, (row_number() OVER () - 1) / 100 AS chunk FROM stored) AS numbered
     GROUP BY chunk
+), woken AS (
+    -- Dispatchers hear of queued deliveries on commit, from this same statement.
+    SELECT pg_notify('gateway_deliveries', '') WHERE EXISTS (SELECT FROM queued)
 )
 -- The statement's snapshot of events holds no row `stored` inserts: these are the ids already
 -- stored before, answered with what is stored rather than with the republished data.
@@ -153,7 +156,8 @@ SELECT (SELECT count(*) FROM input) AS known,
        (SELECT count(*) FROM queued) AS queued,
        (SELECT array_agg(body) FROM events
         WHERE project_id = $1 AND id = ANY ($4::text[])) AS existing,
-       (SELECT count(*) FROM announced) AS announced;
+       (SELECT count(*) FROM announced) AS announced,
+       (SELECT count(*) FROM woken) AS woken;
 
 -- name: notify_deliveries
 SELECT pg_notify('gateway_deliveries', '');

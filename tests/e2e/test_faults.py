@@ -250,7 +250,9 @@ async def test_the_gateway_rides_out_a_database_restart(
         )
         # The listener notices a lost connection by itself, on its own schedule.
         await wait_until(
-            lambda: gateway.logs().count('"listener_connected"') >= 2, 30, "the listener reconnected"
+            lambda: gateway.logs().count('"listener_connected"') >= 2,
+            30,
+            "the listener reconnected",
         )
     finally:
         gateway.stop()
