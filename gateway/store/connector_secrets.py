@@ -4,8 +4,8 @@ The value is a JSON object, each key present only when the connector has that se
 `signatureSecret`, `webhookSecrets`, `url` (a broker URL with a password or token in it) and
 `config` (the keys of `SECRET_CONFIG_KEYS`, NATS `credentials`). The `url` column keeps the URL
 with that secret masked, so the table still shows the scheme, user and host; the `config`
-column keeps the rest of the config. Values sealed before broker credentials were lack the
-last two keys, and read the same.
+column keeps the rest of the config. Values sealed by older gateways always hold the first two
+keys, even empty, and never the last two; they open the same way.
 """
 
 from __future__ import annotations
