@@ -13,11 +13,12 @@ from urllib.parse import urlsplit
 from gateway.api import broker_form, credentials, standard_webhooks
 from gateway.api.connector_types import BY_TYPE, CONFIG_KEYS, ConnectorType, connector_type
 from gateway.errors import BadRequest
+from gateway.masking import MASK
 from gateway.model import ACTIVE, EVENT_TYPES, HTTP_PUSH, Connector
 from gateway.push.addresses import connect_host, is_public_url
 
 CLIENT_STATUSES = (ACTIVE, "USER_DISABLED")
-MASKED_SECRET = credentials.MASK
+MASKED_SECRET = MASK
 FIELDS = ("displayName", "status", "events", "labels", "type", *CONFIG_KEYS)
 HTTP_FIELDS = ("url", "signatureSecret", "headers", standard_webhooks.KEY)
 # Headers the gateway owns on every push; a connector may not override them.

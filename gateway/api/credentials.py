@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from gateway.errors import BadRequest
-
-MASK = "********"
+from gateway.masking import MASK, mask_url
 
 
 @dataclass(frozen=True)
@@ -50,22 +48,6 @@ def _keep_values(sent: Any, stored: Any, name: str) -> Any:
         return sent  # refused later by the field's own parser
     held = stored if isinstance(stored, dict) else {}
     return {key: _keep_text(value, held.get(key), f"{name}.{key}") for key, value in sent.items()}
-
-
-def mask_url(url: Any) -> Any:
-    """A URL with its password (or its token: NATS's lone user part) replaced by the mask."""
-    if not isinstance(url, str):
-        return url
-    parts = urlsplit(url)
-    try:
-        has_password = parts.password is not None
-    except ValueError:
-        return url
-    if not parts.username and not has_password:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    user = f"{parts.username}:{MASK}" if has_password else MASK
-    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
 
 
 def _keep_url(sent: Any, stored: Any, name: str) -> Any:

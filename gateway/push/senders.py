@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiohttp
 
+from gateway.masking import MASK, SECRET_CONFIG_KEYS
 from gateway.model import AMQP, HTTP_PUSH, MQTT, NATS, REDIS_STREAM, Connector
 from gateway.push.addresses import is_public_address, is_public_host
 from gateway.push.post import PushResult, post
@@ -34,7 +35,6 @@ _PUBLISHERS = {
     NATS: "gateway.push.nats",
     REDIS_STREAM: "gateway.push.redis_stream",
 }
-MASK = "********"
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ def redact(text: str, url: str, config: Mapping[str, object]) -> str:
     """`text` without the connector's password, token or credentials in it."""
     parts = urlsplit(url)
     for secret in (parts.password, parts.username if not parts.password else None,
-                   config.get("credentials")):  # fmt: skip
+                   *(config.get(key) for key in SECRET_CONFIG_KEYS)):  # fmt: skip
         if isinstance(secret, str) and secret:
             text = text.replace(secret, MASK).replace(unquote(secret), MASK)
     return text[:1024]

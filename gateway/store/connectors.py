@@ -2,7 +2,7 @@
 refreshes. A connector that stops being ACTIVE, or is deleted, loses its queue in the same
 transaction, and a narrower `events` filter drops what it no longer takes; every dropped delivery
 goes to the delivery log with its reason, and `dropped(reason, count)` hears of it.
-A connector's secrets are stored sealed, as one value (`sealed_secrets`)."""
+A connector's secrets are stored sealed, as one value (see connector_secrets.py)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 import asyncpg
-import orjson
 
-from gateway.model import (
-    ACTIVE,
-    CONNECTOR_DELETED,
-    CONNECTOR_DISABLED,
-    FILTER_CHANGED,
-    Connector,
-    WebhookSecret,
-)
+from gateway.model import ACTIVE, CONNECTOR_DELETED, CONNECTOR_DISABLED, FILTER_CHANGED, Connector
 from gateway.store import delivery_log, fetch_one, sql
+from gateway.store.connector_secrets import clear_config, clear_url, open_row, seal_secrets
 from gateway.store.crypto import SecretBox
 
 Dropped = Callable[[str, int], None]
@@ -28,47 +21,6 @@ Dropped = Callable[[str, int], None]
 
 def _ignore(_reason: str, _count: int) -> None:
     pass
-
-
-def place(project_id: str, connector_id: str) -> bytes:
-    """What a connector's sealed secrets are bound to: its row."""
-    return f"connectors/{project_id}/{connector_id}".encode()
-
-
-def seal_secrets(
-    box: SecretBox,
-    project_id: str,
-    connector_id: str,
-    signature_secret: str,
-    webhook_secrets: tuple[WebhookSecret, ...],
-) -> bytes | None:
-    """A connector's secrets as one sealed value; None when it has none."""
-    if not signature_secret and not webhook_secrets:
-        return None
-    plain = orjson.dumps({
-        "signatureSecret": signature_secret,
-        "webhookSecrets": [
-            {"secret": item.secret, "expiresAt": item.expires_at} for item in webhook_secrets
-        ],
-    })
-    return box.seal(plain, place(project_id, connector_id))
-
-
-def _connector(row: asyncpg.Record, box: SecretBox) -> Connector:
-    values = dict(row)
-    values["signature_secret"], values["webhook_secrets"] = "", ()
-    sealed = row["sealed_secrets"]
-    if sealed is not None:
-        opened = orjson.loads(box.open(sealed, place(row["project_id"], row["id"])))
-        values["signature_secret"] = opened["signatureSecret"]
-        values["webhook_secrets"] = tuple(
-            WebhookSecret(
-                item["secret"],
-                datetime.fromisoformat(item["expiresAt"]) if item["expiresAt"] else None,
-            )
-            for item in opened["webhookSecrets"]
-        )
-    return Connector.from_row(values)
 
 
 def _values(connector: Connector, box: SecretBox) -> tuple[object, ...]:
@@ -79,37 +31,36 @@ def _values(connector: Connector, box: SecretBox) -> tuple[object, ...]:
         connector.status,
         list(connector.events),
         list(connector.labels),
-        connector.url,
+        clear_url(connector.url),
         dict(connector.headers),
         connector.type,
-        dict(connector.config),
-        seal_secrets(
-            box,
-            connector.project_id,
-            connector.id,
-            connector.signature_secret,
-            connector.webhook_secrets,
-        ),
+        clear_config(connector.config),
+        seal_secrets(box, connector),
     )
+
+
+def _destination(connector: Connector) -> tuple[object, ...]:
+    """Where the connector delivers, credentials included: a change starts a fresh record."""
+    return connector.type, connector.url, dict(connector.config)
 
 
 async def list_page(
     db: asyncpg.Pool, box: SecretBox, project_id: str, after: str, limit: int
 ) -> list[Connector]:
     rows = await db.fetch(sql("list_connectors"), project_id, after, limit)
-    return [_connector(row, box) for row in rows]
+    return [open_row(row, box) for row in rows]
 
 
 async def get(
     db: asyncpg.Pool, box: SecretBox, project_id: str, connector_id: str
 ) -> Connector | None:
     row = await db.fetchrow(sql("get_connector"), project_id, connector_id)
-    return _connector(row, box) if row else None
+    return open_row(row, box) if row else None
 
 
 async def of_project(db: asyncpg.Pool, box: SecretBox, project_id: str) -> list[Connector]:
     rows = await db.fetch(sql("connectors_of_project"), project_id)
-    return [_connector(row, box) for row in rows]
+    return [open_row(row, box) for row in rows]
 
 
 async def insert(
@@ -128,7 +79,7 @@ async def insert(
                 return None
         row = await fetch_one(connection, sql("insert_connector"), *_values(connector, box), now)
         await connection.execute(sql("notify_connector_changed"), connector.project_id)
-    return _connector(row, box)
+    return open_row(row, box)
 
 
 async def update(
@@ -145,9 +96,11 @@ async def update(
         row = await connection.fetchrow(sql("get_connector_for_update"), project_id, connector_id)
         if row is None:
             return None
-        current = _connector(row, box)
+        current = open_row(row, box)
         changed = change(current)
-        updated = await fetch_one(connection, sql("update_connector"), *_values(changed, box))
+        moved = _destination(changed) != _destination(current)
+        query = sql("update_connector")
+        updated = await fetch_one(connection, query, *_values(changed, box), moved)
         if changed.status != ACTIVE:
             reason = CONNECTOR_DISABLED
             count = await delivery_log.drop_queue(
@@ -162,7 +115,7 @@ async def update(
                 )
         await connection.execute(sql("notify_connector_changed"), project_id)
     dropped(reason, count)
-    return _connector(updated, box)
+    return open_row(updated, box)
 
 
 async def delete(

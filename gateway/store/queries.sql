@@ -18,11 +18,11 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8, $9, $10, $11, $12)
 RETURNING *;
 
 -- name: update_connector
--- Re-enabling, or pointing at a new destination, starts a fresh failure record (a disabled
--- connector's queue was dropped when it was disabled).
+-- Re-enabling, or pointing at a new destination ($12), starts a fresh failure record (a disabled
+-- connector's queue was dropped when it was disabled). The caller compares the destinations:
+-- a new password or token changes only the sealed value, which no SQL can read.
 WITH fresh AS (
-    SELECT ($4 = 'ACTIVE' AND status <> 'ACTIVE')
-           OR (url, type, config) IS DISTINCT FROM ($7, $9, $10::jsonb) AS start_over
+    SELECT ($4 = 'ACTIVE' AND status <> 'ACTIVE') OR $12::boolean AS start_over
     FROM connectors WHERE project_id = $1 AND id = $2
 )
 UPDATE connectors

@@ -1,20 +1,23 @@
 """The secret box at start-up: which key opens the stored secrets, sealing those stored in
 clear, and re-sealing everything under a new key.
 
-A SQL migration cannot encrypt, so secrets written before they were sealed are sealed here, in
-Python, under the migration lock: replicas starting at once seal each value once.
+A SQL migration cannot encrypt, so secrets written before they were sealed (signature secrets,
+then broker passwords, tokens and credentials) are sealed here, in Python, under the migration
+lock: replicas starting at once seal each value once.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
 import structlog
 
+from gateway.masking import SECRET_CONFIG_KEYS
 from gateway.store import Connection, sql
-from gateway.store.connectors import place as connector_place
-from gateway.store.connectors import seal_secrets
+from gateway.store.connector_secrets import clear_config, clear_url, open_row, seal_secrets
+from gateway.store.connector_secrets import place as connector_place
 from gateway.store.crypto import (
     SecretBox,
     SecretKeyError,
@@ -61,15 +64,28 @@ async def open_box(connection: Connection, configured: str | None, data_dir: Pat
 
 
 async def seal_plain_secrets(connection: Connection, box: SecretBox) -> int:
-    """Seal the signature secrets stored in clear; returns how many."""
+    """Seal the secrets stored in clear: signature secrets, and broker passwords, tokens and
+    credentials. Returns how many connectors held some."""
+    sealed = 0
     async with connection.transaction():
-        rows = await connection.fetch(sql("plain_connector_secrets"))
-        for row in rows:
-            sealed = seal_secrets(box, row["project_id"], row["id"], row["signature_secret"], ())
-            await connection.execute(
-                sql("set_connector_secrets"), row["project_id"], row["id"], sealed
-            )
-    return len(rows)
+        keys = list(SECRET_CONFIG_KEYS)
+        for row in await connection.fetch(sql("plain_connector_secrets"), keys):
+            columns = _sealed_columns(row, box)
+            if columns is not None:
+                await connection.execute(sql("seal_plain_connector_secrets"), *columns)
+                sealed += 1
+    return sealed
+
+
+def _sealed_columns(row: asyncpg.Record, box: SecretBox) -> tuple[object, ...] | None:
+    """The row's key, clear url and config and sealed value; None when nothing is in clear."""
+    connector = open_row(row, box)
+    if row["signature_secret"]:  # written before signature secrets were sealed
+        connector = replace(connector, signature_secret=row["signature_secret"])
+    url, config = clear_url(connector.url), clear_config(connector.config)
+    if (url, config, row["signature_secret"]) == (row["url"], row["config"], ""):
+        return None  # the "@" the query matched was not a user part's
+    return row["project_id"], row["id"], url, config, seal_secrets(box, connector)
 
 
 async def reseal_all(db: asyncpg.Pool, box: SecretBox) -> dict[str, int]:

@@ -6,10 +6,18 @@ FROM (SELECT sealed_secrets AS sealed FROM connectors WHERE sealed_secrets IS NO
       SELECT sealed_private_key FROM signing_keys) AS stored;
 
 -- name: plain_connector_secrets
--- Signature secrets stored in clear (written before secrets were sealed).
-SELECT project_id, id, signature_secret FROM connectors
-WHERE signature_secret <> '' AND sealed_secrets IS NULL
+-- Connectors that may hold a secret in clear (written before it was sealed): a signature
+-- secret, a config key of $1 (NATS credentials), or a URL with a user part that is not masked
+-- (a sealed password or token leaves `user:********@` or `********@` in the URL).
+SELECT * FROM connectors
+WHERE (signature_secret <> '' AND sealed_secrets IS NULL)
+   OR config ?| $1::text[]
+   OR (url LIKE '%@%' AND url NOT LIKE '%********@%')
 FOR UPDATE;
+
+-- name: seal_plain_connector_secrets
+UPDATE connectors SET signature_secret = '', url = $3, config = $4, sealed_secrets = $5
+WHERE project_id = $1 AND id = $2;
 
 -- name: sealed_connector_secrets
 SELECT project_id, id, sealed_secrets FROM connectors WHERE sealed_secrets IS NOT NULL

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -21,6 +22,15 @@ def payload(push: Received) -> Any:
 
 def connector_id(resource: dict[str, Any]) -> str:
     return str(resource["name"]).rsplit("/", 1)[-1]
+
+
+async def dump(gateway: Gateway) -> str:
+    """Every table's rows as `pg_dump --data-only` writes them: what a backup would hold."""
+    url = (gateway.settings.database_url or "").split("?")[0]
+    done = await asyncio.to_thread(
+        subprocess.run, ["pg_dump", "--data-only", url], capture_output=True, check=True, text=True
+    )
+    return done.stdout
 
 
 async def queued(gateway: Gateway, connector: str | None = None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jwt
 
 from gateway.api import auth
-from gateway.api.credentials import MASK
+from gateway.masking import MASK
 from tests.harness import Gateway
 from tests.integration.helpers import assert_error, snapshot
 from tests.receiver import Receiver

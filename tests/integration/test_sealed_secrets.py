@@ -3,7 +3,6 @@ missing or wrong key stops the gateway; re-sealing under a new key."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
 import subprocess
@@ -16,7 +15,7 @@ from gateway.app import SIGNER
 from gateway.store import connectors, secrets, signing_keys
 from gateway.store.crypto import SecretBox, SecretKeyError, new_key, parse_keys
 from tests.harness import TEST_SECRET_KEY, Gateway
-from tests.integration.support import connector_id
+from tests.integration.support import connector_id, dump
 from tests.receiver import Receiver
 
 
@@ -34,15 +33,11 @@ async def test_a_dump_of_the_tables_holds_no_secret_in_clear(
     )
     whsec = created["httpConfig"]["standardWebhooks"]["secret"]
     private = gateway.client.app[SIGNER].key.private_key.private_numbers().private_value
-    url = gateway.settings.database_url or ""
-    dump = await asyncio.to_thread(
-        subprocess.run, ["pg_dump", "--data-only", url.split("?")[0]],
-        capture_output=True, check=True, text=True,
-    )
+    tables = await dump(gateway)
     for clear in ("dt-shared-secret-1234", whsec, whsec.removeprefix("whsec_"), account.secret):
-        assert clear not in dump.stdout
-    assert f"{private:064x}" not in dump.stdout
-    assert "PRIVATE KEY" not in dump.stdout
+        assert clear not in tables
+    assert f"{private:064x}" not in tables
+    assert "PRIVATE KEY" not in tables
 
 
 async def test_secrets_stored_in_clear_are_sealed_at_start(

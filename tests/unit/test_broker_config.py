@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.api.connector_types import CATALOG, _check
-from gateway.api.credentials import mask_url
 from gateway.errors import BadRequest
+from gateway.masking import mask_url
 from gateway.push.senders import Message, redact
 
 BROKERS = [entry for entry in CATALOG if entry.type != "HTTP_PUSH"]
