@@ -21,17 +21,6 @@ def process_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
-def with_children(pid: int) -> list[int]:
-    """A process and its children (the gateway's signing worker counts as the gateway)."""
-    found = [pid]
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            found += [int(child) for child in (task / "children").read_text().split()]
-    except OSError:
-        pass
-    return found
-
-
 def postgres_pids() -> list[int]:
     """Every PostgreSQL server process (the server and its backends)."""
     found = []

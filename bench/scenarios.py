@@ -15,7 +15,7 @@ import client
 import orjson
 import rig as rigs
 from client import Api
-from cpu import CpuMeter, postgres_pids, quiet_machine, with_children
+from cpu import CpuMeter, postgres_pids, quiet_machine
 from rig import SECRET, Project, Rig
 
 from gateway.ingest.publish import new_event
@@ -88,7 +88,7 @@ def meter(rig: Rig) -> CpuMeter:
     receiver = rig.processes.pid_of("receiver")
     return CpuMeter(
         {
-            "gateway": lambda: [pid for g in rig.gateways for pid in with_children(g.pid)],
+            "gateway": lambda: [gateway.pid for gateway in rig.gateways],
             "postgres": postgres_pids,
             "receiver": lambda: [receiver],
             "load": lambda: [os.getpid()],
@@ -122,7 +122,7 @@ async def deliver(
     )
 
 
-async def sample_push() -> tuple[bytes, dict[str, str]]:
+def sample_push() -> tuple[bytes, dict[str, str]]:
     """A push body and headers as the gateway renders them for a temperature event."""
     now = datetime.now(UTC)
     data = {
@@ -142,13 +142,13 @@ async def sample_push() -> tuple[bytes, dict[str, str]]:
     }
     body = push.render_body(orjson.dumps(event.to_json("bench0000000000000000")), {}, [], metadata)
     connector = Connector(project_id="p", id="c", signature_secret=SECRET)
-    return body, await push.request_headers(connector, body, time.time())
+    return body, push.request_headers(connector, body, time.time())
 
 
 async def baseline(rig: Rig, sizes: Sizes) -> Figures:
     """Raw aiohttp client: the same body to the same receiver, 64 in flight, no gateway."""
     await rig.receiver.reset()
-    body, headers = await sample_push()
+    body, headers = sample_push()
     seconds = await client.post_raw(
         rig.receiver.url("baseline"), body, headers, sizes.baseline_posts, CONCURRENCY
     )
@@ -368,12 +368,12 @@ async def asymmetric_cost(rig: Rig, sizes: Sizes, state: State) -> Figures:
     figures["asymmetric_cpu_ratio"] = (
         figures["asymmetric_off_cpu_us"] / figures["asymmetric_on_cpu_us"]
     )
-    return {**figures, **signing_costs(await sample_push())}
+    return {**figures, **signing_costs()}
 
 
-def signing_costs(push: tuple[bytes, dict[str, str]], count: int = 5_000) -> Figures:
+def signing_costs(count: int = 5_000) -> Figures:
     """µs per token of each signature, signed here, in this process, over one push body."""
-    body, _ = push
+    body, _ = sample_push()
     signer = AsymmetricSigner(SigningKey.from_der("bench", new_private_key()), "https://b/dc")
     costs = {
         "es256_sign_us": lambda: signer.sign(body, "p", time.time()),

@@ -53,7 +53,6 @@ from gateway.metrics import Metrics
 from gateway.push import asymmetric
 from gateway.push import post as push
 from gateway.push.senders import Options, Senders
-from gateway.push.signing_worker import SigningWorker
 from gateway.store import create_pool, migrate, secrets
 
 log = structlog.get_logger(__name__)
@@ -175,11 +174,7 @@ async def _signing(app: web.Application) -> AsyncIterator[None]:
     settings = services.settings
     if settings.asymmetric_signature:
         issuer = asymmetric.issuer(settings.public_url, settings.host, settings.port)
-        worker = SigningWorker()
-        await worker.start()
-        signer = await asymmetric.load_signer(
-            services.db, services.box, issuer, services.clock(), worker
-        )
+        signer = await asymmetric.load_signer(services.db, services.box, issuer, services.clock())
         app[SIGNER] = signer
 
         async def refresh_forever() -> None:
@@ -189,12 +184,7 @@ async def _signing(app: web.Application) -> AsyncIterator[None]:
                     await asymmetric.refresh(signer, services.db, services.box)
 
         _start(app[TASKS], "signing_key_refresh", refresh_forever)
-        try:
-            yield
-        finally:
-            await worker.close()
-    else:
-        yield
+    yield
 
 
 async def _delivery(app: web.Application) -> AsyncIterator[None]:

@@ -56,7 +56,7 @@ class SamplePusher:
             "productNumber": "",
         }
         body = push_body.render_body(event.body, {}, connector.labels, metadata)
-        headers = await push_body.request_headers(
+        headers = push_body.request_headers(
             connector, body, self._clock().timestamp(), event_id=event.id, signer=self._signer
         )
         result = await self._senders.send(connector, Message(

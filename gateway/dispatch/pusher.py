@@ -47,7 +47,7 @@ class Pusher:
         }
         body = push_body.render_body(row["body"], row["labels"], connector.labels, metadata)
         # Signed at the gateway's time: a retry carries that moment's iat, exp and timestamps.
-        headers = await push_body.request_headers(
+        headers = push_body.request_headers(
             connector,
             body,
             self._clock().timestamp(),

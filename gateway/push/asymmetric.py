@@ -12,19 +12,20 @@ cost, and PyJWT would add its key and header checks on every push.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 import orjson
 import structlog
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from gateway.ids import new_id
-from gateway.push.es256 import ALGORITHM, SigningKey, b64url, load_private_key, raw_signature
-from gateway.push.signing_worker import SigningWorker
 from gateway.store import signing_keys
 from gateway.store.crypto import SecretBox
 
@@ -32,9 +33,15 @@ log = structlog.get_logger(__name__)
 
 SIGNATURE_HEADER = "DT-Asymmetric-Signature"
 TOKEN_LIFETIME = 300
+ALGORITHM = "ES256"
 ISSUER_PATH = "/data-connector"
 DISCOVERY_PATH = ISSUER_PATH + "/.well-known/openid-configuration"
 JWKS_PATH = ISSUER_PATH + "/.well-known/jwks.json"
+_ECDSA = ec.ECDSA(hashes.SHA256())
+
+
+def _b64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
 def issuer(public_url: str | None, host: str, port: int) -> str:
@@ -55,49 +62,56 @@ def new_private_key() -> bytes:
     )
 
 
+def _load_private_key(der: bytes) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_der_private_key(der, password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise ValueError("the signing key is not an EC P-256 key")
+    return key
+
+
 def public_jwk(der: bytes, kid: str) -> dict[str, Any]:
     """The public half of a private key as a JWK (RFC 7518 §6.2)."""
-    numbers = load_private_key(der).public_key().public_numbers()
+    numbers = _load_private_key(der).public_key().public_numbers()
     return {
         "kty": "EC",
         "crv": "P-256",
-        "x": b64url(numbers.x.to_bytes(32, "big")).decode(),
-        "y": b64url(numbers.y.to_bytes(32, "big")).decode(),
+        "x": _b64url(numbers.x.to_bytes(32, "big")).decode(),
+        "y": _b64url(numbers.y.to_bytes(32, "big")).decode(),
         "use": "sig",
         "alg": ALGORITHM,
         "kid": kid,
     }
 
 
+@dataclass(frozen=True)
+class SigningKey:
+    """The key pushes are signed with now; the private half never prints."""
+
+    kid: str
+    private_key: ec.EllipticCurvePrivateKey = field(repr=False)
+    header: bytes = field(repr=False)  # the token's header segment, base64url
+
+    @classmethod
+    def from_der(cls, kid: str, der: bytes) -> SigningKey:
+        header = orjson.dumps(
+            {"alg": ALGORITHM, "kid": kid, "typ": "JWT"}, option=orjson.OPT_SORT_KEYS
+        )
+        return cls(kid, _load_private_key(der), _b64url(header))
+
+
 class AsymmetricSigner:
-    """Signs push bodies with the current key; `use` swaps the key when it is rotated.
+    """Signs push bodies with the current key; `use` swaps the key when it is rotated."""
 
-    With a `SigningWorker`, `token` has the ECDSA signature made in the worker's process.
-    """
-
-    def __init__(self, key: SigningKey, issuer: str, worker: SigningWorker | None = None) -> None:
+    def __init__(self, key: SigningKey, issuer: str) -> None:
         self.key = key
         self.issuer = issuer
-        self.worker = worker
 
     def use(self, key: SigningKey) -> None:
         self.key = key
 
     def sign(self, body: bytes, subject: str, now: float) -> str:
-        """The `DT-Asymmetric-Signature` value for `body`, issued at `now`, signed here."""
+        """The `DT-Asymmetric-Signature` value for `body`, issued at `now`."""
         key = self.key
-        signing_input = self._signing_input(key, body, subject, now)
-        return _token(signing_input, raw_signature(key.private_key, signing_input))
-
-    async def token(self, body: bytes, subject: str, now: float) -> str:
-        """As `sign`, with the signature made by the worker when there is one."""
-        if self.worker is None:
-            return self.sign(body, subject, now)
-        key = self.key
-        signing_input = self._signing_input(key, body, subject, now)
-        return _token(signing_input, await self.worker.sign(key, signing_input))
-
-    def _signing_input(self, key: SigningKey, body: bytes, subject: str, now: float) -> bytes:
         issued = int(now)
         claims = {
             "checksum_sha256": hashlib.sha256(body).hexdigest(),
@@ -106,11 +120,10 @@ class AsymmetricSigner:
             "iss": self.issuer,
             "sub": subject,
         }
-        return key.header + b"." + b64url(orjson.dumps(claims))
-
-
-def _token(signing_input: bytes, signature: bytes) -> str:
-    return (signing_input + b"." + b64url(signature)).decode()
+        signing_input = key.header + b"." + _b64url(orjson.dumps(claims))
+        r, s = decode_dss_signature(key.private_key.sign(signing_input, _ECDSA))
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")  # JWS wants r | s, not DER
+        return (signing_input + b"." + _b64url(signature)).decode()
 
 
 def discovery_document(issuer: str, jwks_uri: str) -> dict[str, Any]:
@@ -130,15 +143,11 @@ def _new_key_pair() -> tuple[str, bytes, dict[str, Any]]:
 
 
 async def load_signer(
-    db: asyncpg.Pool,
-    box: SecretBox,
-    issuer: str,
-    now: datetime,
-    worker: SigningWorker | None = None,
+    db: asyncpg.Pool, box: SecretBox, issuer: str, now: datetime
 ) -> AsymmetricSigner:
     """The signer with the shared current key, made now if this is the first start."""
     kid, der = await signing_keys.ensure(db, box, *_new_key_pair(), now)
-    return AsymmetricSigner(SigningKey.from_der(kid, der), issuer, worker)
+    return AsymmetricSigner(SigningKey.from_der(kid, der), issuer)
 
 
 async def refresh(signer: AsymmetricSigner, db: asyncpg.Pool, box: SecretBox) -> None:

@@ -27,7 +27,7 @@ def render_body(
     )
 
 
-async def request_headers(
+def request_headers(
     connector: Connector,
     body: bytes,
     now: float,
@@ -35,13 +35,21 @@ async def request_headers(
     event_id: str = "",
     signer: AsymmetricSigner | None = None,
 ) -> dict[str, str]:
-    """Content type, the connector's own headers, and fresh signatures: HS256 when it has a
-    secret, DT's asymmetric one with a signer, Standard Webhooks' when it opted in."""
+    """Content type, the connector's own headers, and a fresh signature when it has a secret."""
     headers = {"Content-Type": "application/json", **connector.headers}
     if connector.signature_secret:
         headers[SIGNATURE_HEADER] = sign_body(body, connector.signature_secret, now=now)
+    headers.update(extra_signatures(connector, body, now, event_id, signer))
+    return headers
+
+
+def extra_signatures(
+    connector: Connector, body: bytes, now: float, event_id: str, signer: AsymmetricSigner | None
+) -> dict[str, str]:
+    """DT's asymmetric signature (every push, when on) and Standard Webhooks' (opted in)."""
+    headers = {}
     if signer is not None:
-        headers[ASYMMETRIC_HEADER] = await signer.token(body, connector.project_id, now)
+        headers[ASYMMETRIC_HEADER] = signer.sign(body, connector.project_id, now)
     if connector.webhook_secrets:
         moment = datetime.fromtimestamp(now, UTC)
         signing = standard_webhooks.signing_secrets(connector.webhook_secrets, moment)

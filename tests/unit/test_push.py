@@ -27,15 +27,15 @@ def test_no_labels_named_gives_an_empty_object() -> None:
     assert orjson.loads(render_body(EVENT, {"name": "x"}, [], METADATA))["labels"] == {}
 
 
-async def test_headers_without_a_secret_carry_no_signature() -> None:
+def test_headers_without_a_secret_carry_no_signature() -> None:
     connector = Connector("p", "c", url="https://x", headers={"x-api-key": "k"})
-    headers = await request_headers(connector, b"{}", 0)
+    headers = request_headers(connector, b"{}", 0)
     assert headers == {"Content-Type": "application/json", "x-api-key": "k"}
 
 
-async def test_headers_with_a_secret_carry_a_signature() -> None:
+def test_headers_with_a_secret_carry_a_signature() -> None:
     connector = Connector("p", "c", url="https://x", signature_secret="s" * 40)
-    assert SIGNATURE_HEADER in await request_headers(connector, b"{}", 0)
+    assert SIGNATURE_HEADER in request_headers(connector, b"{}", 0)
 
 
 def test_retry_after_in_seconds_and_as_a_date() -> None:
