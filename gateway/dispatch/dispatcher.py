@@ -66,6 +66,9 @@ class Dispatcher:
         self._recorder = Recorder(write, self._written)
         self._lanes = Lanes(settings.connector_concurrency)
         self._claim_after: ConnectorKey = START  # the connector the last claim ended at
+        # The last claim visited every connector and took less than it could: nothing more is
+        # due until a NOTIFY, a retry time, or room in a lane.
+        self._walked_all = False
         self._pushers: list[asyncio.Task[None]] = []
         self._unrecorded: set[int] = set()  # claimed, outcome not yet written
         self._unfinished = 0  # claimed, not yet pushed or given up
@@ -102,8 +105,8 @@ class Dispatcher:
             while not self._stopping:
                 claimed = await self._claim_logged()
                 claimed_total += claimed
-                if claimed:
-                    continue
+                if claimed and not self._walked_all:
+                    continue  # more may be due: claim again at once
                 if drain:
                     claimed = await self._settle()
                     claimed_total += claimed
@@ -202,14 +205,17 @@ class Dispatcher:
         lease_until = now + timedelta(seconds=self._settings.lease)
         closed = self._lanes.closed_to_claims()
         per_connector = self._lanes.connector_claim_limit
+        walk_from = self._claim_after
         rows = await deliveries.claim(
-            self._db, now, limit, lease_until, closed, per_connector, self._claim_after
+            self._db, now, limit, lease_until, closed, per_connector, walk_from
         )
-        if not rows and self._claim_after != START:
+        if not rows and walk_from != START:
             # The walk reached the end: the beginning may have due work.
+            walk_from = START
             rows = await deliveries.claim(
                 self._db, now, limit, lease_until, closed, per_connector, START
             )
+        self._walked_all = walk_from == START and len(rows) < limit
         # The next claim goes on after the last connector served; a short claim means the walk
         # reached the end, so the next one starts from the beginning again.
         if len(rows) < limit:
