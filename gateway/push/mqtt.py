@@ -145,7 +145,15 @@ def _code(rc: int | ReasonCode | None) -> int | None:
 
 
 async def _disconnect(connection: _Connection) -> None:
-    await connection.client.__aexit__(None, None, None)
+    client = connection.client
+    try:
+        await client.__aexit__(None, None, None)
+    finally:
+        # After a drop, aiomqtt's __aexit__ returns without reading the drop's error, which
+        # asyncio then logs as "Future exception was never retrieved": it is read here.
+        lost = client._disconnected
+        if lost.done() and not lost.cancelled():
+            lost.exception()
 
 
 def publisher(options: Options) -> MqttPublisher:
