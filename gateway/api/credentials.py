@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.errors import BadRequest
-from gateway.masking import MASK, mask_url
+from gateway.masking import MASK, mask_url, mask_values
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,6 @@ def _keep_text(sent: Any, stored: Any, name: str) -> Any:
     return stored
 
 
-def _hide_values(mapping: Any) -> Any:
-    """Every value of an object masked; its keys (header names) stay visible."""
-    return {key: _hide_text(value) for key, value in mapping.items()}
-
-
 def _keep_values(sent: Any, stored: Any, name: str) -> Any:
     if not isinstance(sent, dict):
         return sent  # refused later by the field's own parser
@@ -63,7 +58,7 @@ def _keep_url(sent: Any, stored: Any, name: str) -> Any:
 _BROKER_CONFIGS = ("amqpConfig", "mqttConfig", "natsConfig", "redisConfig")
 CREDENTIALS = (
     Credential(("httpConfig", "signatureSecret"), _hide_text, _keep_text),
-    Credential(("httpConfig", "headers"), _hide_values, _keep_values),
+    Credential(("httpConfig", "headers"), mask_values, _keep_values),
     *(Credential((key, "url"), mask_url, _keep_url) for key in _BROKER_CONFIGS),
     *(Credential((key, "signatureSecret"), _hide_text, _keep_text) for key in _BROKER_CONFIGS),
     Credential(("natsConfig", "credentials"), _hide_text, _keep_text),

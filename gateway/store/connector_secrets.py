@@ -1,11 +1,13 @@
 """A connector's secrets as the store keeps them: one sealed value per row (`sealed_secrets`).
 
 The value is a JSON object, each key present only when the connector has that secret:
-`signatureSecret`, `webhookSecrets`, `url` (a broker URL with a password or token in it) and
-`config` (the keys of `SECRET_CONFIG_KEYS`, NATS `credentials`). The `url` column keeps the URL
-with that secret masked, so the table still shows the scheme, user and host; the `config`
-column keeps the rest of the config. Values sealed by older gateways always hold the first two
-keys, even empty, and never the last two; they open the same way.
+`signatureSecret`, `webhookSecrets`, `url` (a broker URL with a password or token in it),
+`config` (the keys of `SECRET_CONFIG_KEYS`, NATS `credentials`) and `headers` (an HTTP push's
+custom headers, when one has a value). The `url` column keeps the URL with that secret masked,
+so the table still shows the scheme, user and host; the `headers` column keeps the header names
+with their values masked; the `config` column keeps the rest of the config. Values sealed by
+older gateways always hold the first two keys, even empty, and never the last three; they open
+the same way, the `url`, `config` and `headers` columns then holding what they hold.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from gateway.masking import SECRET_CONFIG_KEYS, mask_url
+from gateway.masking import SECRET_CONFIG_KEYS, mask_url, mask_values
 from gateway.model import Connector, WebhookSecret
 from gateway.store.crypto import SecretBox
 
@@ -38,6 +40,11 @@ def clear_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in config.items() if key not in SECRET_CONFIG_KEYS}
 
 
+def clear_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The custom headers as the `headers` column keeps them: names, and values masked."""
+    return mask_values(headers)
+
+
 def _secrets(connector: Connector) -> dict[str, Any]:
     secrets: dict[str, Any] = {}
     if connector.signature_secret:
@@ -52,6 +59,8 @@ def _secrets(connector: Connector) -> dict[str, Any]:
     config = {key: connector.config[key] for key in SECRET_CONFIG_KEYS if key in connector.config}
     if config:
         secrets["config"] = config
+    if clear_headers(connector.headers) != connector.headers:
+        secrets["headers"] = dict(connector.headers)
     return secrets
 
 
@@ -83,5 +92,6 @@ def open_row(row: asyncpg.Record, box: SecretBox) -> Connector:
         for item in opened.get("webhookSecrets", ())
     )
     values["url"] = opened.get("url", row["url"])
+    values["headers"] = opened.get("headers", row["headers"])
     values["config"] = {**row["config"], **opened.get("config", {})}
     return Connector.from_row(values)

@@ -13,7 +13,13 @@ import asyncpg
 
 from gateway.model import ACTIVE, CONNECTOR_DELETED, CONNECTOR_DISABLED, FILTER_CHANGED, Connector
 from gateway.store import delivery_log, fetch_one, sql
-from gateway.store.connector_secrets import clear_config, clear_url, open_row, seal_secrets
+from gateway.store.connector_secrets import (
+    clear_config,
+    clear_headers,
+    clear_url,
+    open_row,
+    seal_secrets,
+)
 from gateway.store.crypto import SecretBox
 
 Dropped = Callable[[str, int], None]
@@ -32,7 +38,7 @@ def _values(connector: Connector, box: SecretBox) -> tuple[object, ...]:
         list(connector.events),
         list(connector.labels),
         clear_url(connector.url),
-        dict(connector.headers),
+        clear_headers(connector.headers),
         connector.type,
         clear_config(connector.config),
         seal_secrets(box, connector),
@@ -40,7 +46,8 @@ def _values(connector: Connector, box: SecretBox) -> tuple[object, ...]:
 
 
 def _destination(connector: Connector) -> tuple[object, ...]:
-    """Where the connector delivers, credentials included: a change starts a fresh record."""
+    """Where the connector delivers, credentials included: a change starts a fresh record.
+    Custom headers are not part of it: changing them keeps the record."""
     return connector.type, connector.url, dict(connector.config)
 
 

@@ -2,8 +2,8 @@
 clear, and re-sealing everything under a new key.
 
 A SQL migration cannot encrypt, so secrets written before they were sealed (signature secrets,
-then broker passwords, tokens and credentials) are sealed here, in Python, under the migration
-lock: replicas starting at once seal each value once.
+then broker passwords, tokens and credentials, then custom header values) are sealed here, in
+Python, under the migration lock: replicas starting at once seal each value once.
 """
 
 from __future__ import annotations
@@ -16,7 +16,13 @@ import structlog
 
 from gateway.masking import SECRET_CONFIG_KEYS
 from gateway.store import Connection, sql
-from gateway.store.connector_secrets import clear_config, clear_url, open_row, seal_secrets
+from gateway.store.connector_secrets import (
+    clear_config,
+    clear_headers,
+    clear_url,
+    open_row,
+    seal_secrets,
+)
 from gateway.store.connector_secrets import place as connector_place
 from gateway.store.crypto import (
     SecretBox,
@@ -64,8 +70,8 @@ async def open_box(connection: Connection, configured: str | None, data_dir: Pat
 
 
 async def seal_plain_secrets(connection: Connection, box: SecretBox) -> int:
-    """Seal the secrets stored in clear: signature secrets, and broker passwords, tokens and
-    credentials. Returns how many connectors held some."""
+    """Seal the secrets stored in clear: signature secrets, broker passwords, tokens and
+    credentials, and custom header values. Returns how many connectors held some."""
     sealed = 0
     async with connection.transaction():
         keys = list(SECRET_CONFIG_KEYS)
@@ -78,14 +84,19 @@ async def seal_plain_secrets(connection: Connection, box: SecretBox) -> int:
 
 
 def _sealed_columns(row: asyncpg.Record, box: SecretBox) -> tuple[object, ...] | None:
-    """The row's key, clear url and config and sealed value; None when nothing is in clear."""
+    """The row's key, clear url, headers and config and sealed value; None when nothing is in
+    clear."""
     connector = open_row(row, box)
     if row["signature_secret"]:  # written before signature secrets were sealed
         connector = replace(connector, signature_secret=row["signature_secret"])
-    url, config = clear_url(connector.url), clear_config(connector.config)
-    if (url, config, row["signature_secret"]) == (row["url"], row["config"], ""):
+    clear = (
+        clear_url(connector.url),
+        clear_headers(connector.headers),
+        clear_config(connector.config),
+    )
+    if clear == (row["url"], row["headers"], row["config"]) and not row["signature_secret"]:
         return None  # the "@" the query matched was not a user part's
-    return row["project_id"], row["id"], url, config, seal_secrets(box, connector)
+    return row["project_id"], row["id"], *clear, seal_secrets(box, connector)
 
 
 async def reseal_all(db: asyncpg.Pool, box: SecretBox) -> dict[str, int]:

@@ -7,16 +7,20 @@ FROM (SELECT sealed_secrets AS sealed FROM connectors WHERE sealed_secrets IS NO
 
 -- name: plain_connector_secrets
 -- Connectors that may hold a secret in clear (written before it was sealed): a signature
--- secret, a config key of $1 (NATS credentials), or a URL with a user part that is not masked
--- (a sealed password or token leaves `user:********@` or `********@` in the URL).
+-- secret, a config key of $1 (NATS credentials), a URL with a user part that is not masked
+-- (a sealed password or token leaves `user:********@` or `********@` in the URL), or a custom
+-- header value that is neither empty nor the mask sealing leaves.
 SELECT * FROM connectors
 WHERE (signature_secret <> '' AND sealed_secrets IS NULL)
    OR config ?| $1::text[]
    OR (url LIKE '%@%' AND url NOT LIKE '%********@%')
+   OR EXISTS (SELECT FROM jsonb_each_text(headers) AS h (name, value)
+              WHERE value NOT IN ('', '********'))
 FOR UPDATE;
 
 -- name: seal_plain_connector_secrets
-UPDATE connectors SET signature_secret = '', url = $3, config = $4, sealed_secrets = $5
+UPDATE connectors
+SET signature_secret = '', url = $3, headers = $4, config = $5, sealed_secrets = $6
 WHERE project_id = $1 AND id = $2;
 
 -- name: sealed_connector_secrets

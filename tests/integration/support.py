@@ -7,11 +7,14 @@ import contextlib
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import orjson
+from aiohttp.test_utils import TestClient, TestServer
 
-from tests.harness import Account, Gateway
+from gateway.app import METRICS, SETTINGS, create_app
+from tests.harness import TEST_SECRET_KEY, Account, Gateway
 from tests.receiver import Received
 
 
@@ -31,6 +34,14 @@ async def dump(gateway: Gateway) -> str:
         subprocess.run, ["pg_dump", "--data-only", url], capture_output=True, check=True, text=True
     )
     return done.stdout
+
+
+@contextlib.asynccontextmanager
+async def restarted(gateway: Gateway, secret_key: str = TEST_SECRET_KEY) -> AsyncIterator[Gateway]:
+    """The gateway started again on the same database, as after a deploy."""
+    app = create_app(replace(gateway.settings, secret_key=secret_key), clock=gateway.clock)
+    async with TestClient(TestServer(app)) as client:
+        yield Gateway(client, app[SETTINGS], gateway.clock, app[METRICS])
 
 
 async def queued(gateway: Gateway, connector: str | None = None) -> int:

@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import jwt
-from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.app import METRICS, SETTINGS, create_app
 from gateway.store import connectors, secrets
 from gateway.store.crypto import SecretBox, new_key, parse_keys
 from tests.harness import TEST_SECRET_KEY, Account, Gateway
 from tests.integration.destinations import AmqpDestination
-from tests.integration.support import connector_id, dump, get_connector, patch_connector
+from tests.integration.support import (
+    connector_id,
+    dump,
+    get_connector,
+    patch_connector,
+    restarted,
+)
 
 CREDS = "\n".join((
     "-----BEGIN NATS USER JWT-----", "eyJ0eXAiOiJKV1QifQ.user-jwt-5", "------END USER JWT------",
@@ -42,14 +45,6 @@ async def create(gateway: Gateway, account: Account, kind: str, config: dict[str
     body = {"type": kind, BROKERS[kind][0]: config}
     path = f"/v2/projects/{account.project_id}/dataconnectors"
     return connector_id(await gateway.call("POST", path, account, json=body))
-
-
-@contextlib.asynccontextmanager
-async def restarted(gateway: Gateway, secret_key: str = TEST_SECRET_KEY) -> AsyncIterator[Gateway]:
-    """The gateway started again on the same database, as after a deploy."""
-    app = create_app(replace(gateway.settings, secret_key=secret_key), clock=gateway.clock)
-    async with TestClient(TestServer(app)) as client:
-        yield Gateway(client, app[SETTINGS], gateway.clock, app[METRICS])
 
 
 @contextlib.asynccontextmanager
