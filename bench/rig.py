@@ -14,7 +14,8 @@ import procs
 from client import Api, Receiver
 
 from gateway.ids import new_id
-from gateway.store.connectors import seal_secrets
+from gateway.model import Connector
+from gateway.store.connector_secrets import seal_secrets
 from gateway.store.crypto import SecretBox, parse_keys
 
 SECRET = "bench-signature-secret-of-32-bytes-or-more"  # every connector's
@@ -180,7 +181,10 @@ async def insert_tenants(
     urls = [rig.receiver.url("scale", c) for c in connector_ids]
     box = SecretBox(parse_keys(procs.SECRET_KEY, "bench"))
     pairs = zip(owners, connector_ids, strict=True)
-    sealed = [seal_secrets(box, project, connector, SECRET, ()) for project, connector in pairs]
+    sealed = [
+        seal_secrets(box, Connector(project, connector, signature_secret=SECRET))
+        for project, connector in pairs
+    ]
     async with rig.db.acquire() as connection, connection.transaction():
         await connection.execute(
             "INSERT INTO projects (id, display_name, created_at) "
