@@ -132,6 +132,8 @@ def gateway_env(database_url: str, source: Path, **settings: str) -> dict[str, s
             "GATEWAY_LOG_FORMAT": "json",
             # Known here, so that connectors inserted by SQL can be sealed under it (rig.py).
             "GATEWAY_SECRET_KEY": SECRET_KEY,
+            # The isolation step adds a hanging and a failing connector to the 100 of fan-out.
+            "GATEWAY_MAX_CONNECTORS": "200",
         }
     )
     env.update({f"GATEWAY_{key.upper()}": value for key, value in settings.items()})
