@@ -19,6 +19,7 @@ import structlog
 
 from gateway.errors import DATABASE_FAILED
 from gateway.store import streams
+from gateway.store.listening import listen_until_lost
 
 log = structlog.get_logger(__name__)
 # The database is away, or refused the statement: log it and carry on.
@@ -169,17 +170,4 @@ class StreamHub:
             await asyncio.sleep(self._retry_delay)
 
     async def _listen_once(self) -> None:
-        connection = await asyncpg.connect(self._dsn)
-        lost = asyncio.Event()
-        connection.add_termination_listener(lambda _c: lost.set())
-        try:
-            await connection.add_listener(streams.CHANNEL, self._notified)
-            self.listening.set()
-            while not lost.is_set():
-                try:
-                    await asyncio.wait_for(lost.wait(), timeout=10)
-                except TimeoutError:
-                    # A dead peer sends nothing: ask now and then.
-                    await streams.keepalive(connection)
-        finally:
-            await connection.close(timeout=2)
+        await listen_until_lost(self._dsn, {streams.CHANNEL: self._notified}, self.listening.set)

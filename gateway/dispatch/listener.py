@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import asyncpg
 import structlog
 
 from gateway.dispatch.registry import ConnectorRegistry
 from gateway.errors import DATABASE_UNAVAILABLE
 from gateway.store import Connection
+from gateway.store.listening import listen_until_lost
 
 CONNECTORS_CHANNEL = "gateway_connectors"
 DELIVERIES_CHANNEL = "gateway_deliveries"
@@ -52,26 +52,12 @@ class Listener:
             await asyncio.sleep(self._retry_delay)
 
     async def _listen_once(self) -> None:
-        connection = await asyncpg.connect(self._dsn)
-        lost = asyncio.Event()
-        connection.add_termination_listener(lambda _c: lost.set())
-        try:
-            await connection.add_listener(CONNECTORS_CHANNEL, self._notified)
-            await connection.add_listener(DELIVERIES_CHANNEL, self._notified)
-            # Anything may have changed while no one listened.
-            self._registry.invalidate()
-            self._on_deliveries()
-            self.connected.set()
-            log.info("listener_connected")
-            await _until_lost(connection, lost)
-        finally:
-            await connection.close(timeout=2)
+        channels = {CONNECTORS_CHANNEL: self._notified, DELIVERIES_CHANNEL: self._notified}
+        await listen_until_lost(self._dsn, channels, self._listening)
 
-
-async def _until_lost(connection: asyncpg.Connection, lost: asyncio.Event) -> None:
-    """Wait for the connection to drop, checking it now and then (a dead peer sends nothing)."""
-    while not lost.is_set():
-        try:
-            await asyncio.wait_for(lost.wait(), timeout=10)
-        except TimeoutError:
-            await connection.execute("SELECT 1", timeout=5)
+    def _listening(self) -> None:
+        # Anything may have changed while no one listened.
+        self._registry.invalidate()
+        self._on_deliveries()
+        self.connected.set()
+        log.info("listener_connected")
