@@ -56,8 +56,8 @@ class SamplePusher:
             "productNumber": "",
         }
         body = push_body.render_body(event.body, {}, connector.labels, metadata)
-        headers = push_body.request_headers(
-            connector, body, self._clock().timestamp(), event_id=event.id, signer=self._signer
+        headers = await push_body.push_headers(
+            connector, body, self._clock().timestamp(), event.id, self._signer
         )
         result = await self._senders.send(connector, Message(
             body, headers, connector.project_id, event.device_id, event.event_type, event.id,

@@ -47,12 +47,8 @@ class Pusher:
         }
         body = push_body.render_body(row["body"], row["labels"], connector.labels, metadata)
         # Signed at the gateway's time: a retry carries that moment's iat, exp and timestamps.
-        headers = push_body.request_headers(
-            connector,
-            body,
-            self._clock().timestamp(),
-            event_id=row["event_id"],
-            signer=self._signer,
+        headers = await push_body.push_headers(
+            connector, body, self._clock().timestamp(), row["event_id"], self._signer
         )
         self.in_flight += 1
         try:

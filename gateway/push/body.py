@@ -27,29 +27,28 @@ def render_body(
     )
 
 
-def request_headers(
+async def push_headers(
     connector: Connector,
     body: bytes,
     now: float,
-    *,
-    event_id: str = "",
-    signer: AsymmetricSigner | None = None,
+    event_id: str,
+    signer: AsymmetricSigner | None,
 ) -> dict[str, str]:
-    """Content type, the connector's own headers, and a fresh signature when it has a secret."""
-    headers = {"Content-Type": "application/json", **connector.headers}
-    if connector.signature_secret:
-        headers[SIGNATURE_HEADER] = sign_body(body, connector.signature_secret, now=now)
-    headers.update(extra_signatures(connector, body, now, event_id, signer))
+    """`request_headers`, and DT's asymmetric signature when it is on (every push)."""
+    headers = request_headers(connector, body, now, event_id=event_id)
+    if signer is not None:
+        headers[ASYMMETRIC_HEADER] = await signer.sign_batched(body, connector.project_id, now)
     return headers
 
 
-def extra_signatures(
-    connector: Connector, body: bytes, now: float, event_id: str, signer: AsymmetricSigner | None
+def request_headers(
+    connector: Connector, body: bytes, now: float, *, event_id: str = ""
 ) -> dict[str, str]:
-    """DT's asymmetric signature (every push, when on) and Standard Webhooks' (opted in)."""
-    headers = {}
-    if signer is not None:
-        headers[ASYMMETRIC_HEADER] = signer.sign(body, connector.project_id, now)
+    """Content type, the connector's own headers, a fresh signature when it has a secret, and
+    Standard Webhooks' signatures when it opted in."""
+    headers = {"Content-Type": "application/json", **connector.headers}
+    if connector.signature_secret:
+        headers[SIGNATURE_HEADER] = sign_body(body, connector.signature_secret, now=now)
     if connector.webhook_secrets:
         moment = datetime.fromtimestamp(now, UTC)
         signing = standard_webhooks.signing_secrets(connector.webhook_secrets, moment)

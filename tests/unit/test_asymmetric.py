@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import jwt
@@ -80,3 +81,37 @@ def test_the_issuer_falls_back_to_the_bound_address() -> None:
     assert issuer("https://gw.example.com/", "0.0.0.0", 8080) == ISSUER
     assert issuer(None, "127.0.0.1", 8080) == "http://127.0.0.1:8080/data-connector"
     assert issuer(None, "::1", 9000) == "http://[::1]:9000/data-connector"
+
+
+
+def _checksum(token: str) -> str:
+    claims = jwt.decode(
+        token, PUBLIC, algorithms=["ES256"], issuer=ISSUER, options={"verify_exp": False}
+    )
+    return str(claims["checksum_sha256"])
+
+
+async def test_tokens_asked_for_in_one_turn_of_the_loop_are_signed_together() -> None:
+    signer = AsymmetricSigner(KEY, ISSUER)
+    bodies = [b'{"n":1}', b'{"n":2}', b'{"n":3}']
+    tokens = [signer.sign_batched(body, "p", 1_700_000_000) for body in bodies]
+    assert not any(token.done() for token in tokens)
+    await asyncio.sleep(0)  # one turn signs them all
+    assert all(token.done() for token in tokens)
+    for body, token in zip(bodies, tokens, strict=True):
+        assert _checksum(token.result()) == hashlib.sha256(body).hexdigest()
+
+
+async def test_a_cancelled_or_failed_token_leaves_the_others_signed() -> None:
+    class Failing(AsymmetricSigner):
+        def sign(self, body: bytes, subject: str, now: float) -> str:
+            if body == b"bad":
+                raise ValueError("no key")
+            return super().sign(body, subject, now)
+
+    signer = Failing(KEY, ISSUER)
+    cancelled, failed, signed = (signer.sign_batched(b, "p", 0) for b in (b"a", b"bad", b"c"))
+    cancelled.cancel()
+    with pytest.raises(ValueError, match="no key"):
+        await failed
+    assert _checksum(await signed) == hashlib.sha256(b"c").hexdigest()
