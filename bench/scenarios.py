@@ -285,7 +285,7 @@ async def scale(rig: Rig, sizes: Sizes, state: State) -> Figures:
         api.publish(project, [{"device": f"dev{project}", "data": {"temperature": {"value": 1.0}}}])
         for api, project in zip(apis, projects, strict=True)
     )
-    await _bounded(calls, 16)
+    await _bounded(calls, 4)  # as many as the gateway admits at once (its ingest bound)
     await rig.receiver.wait_for("scale", sizes.tenants * sizes.tenant_connectors, timeout=300)
     touched = time.perf_counter() - started
     rss = rig.gateways[0].rss_mb()

@@ -161,7 +161,7 @@ class Settings:
         10, _positive(int), "failed sign-ins per service-account key per minute before a 429"
     )
     ingest_concurrency: int = _setting(
-        8, _positive(int), "publishes handled at once per process; more are answered 503"
+        4, _positive(int), "publishes handled at once per process; more are answered 503"
     )
     client_timeout: float = _setting(
         15.0,
