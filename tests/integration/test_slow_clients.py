@@ -44,8 +44,10 @@ async def served(settings: Settings, clock: ManualClock) -> AsyncIterator[Gatewa
 async def drip(gateway: Gateway, text: bytes) -> float:
     """Send `text` a byte at a time; the seconds until the server closed the connection."""
     server = gateway.client.server
-    reader, writer = await asyncio.open_connection(server.host, server.port)
+    # Before connecting: the server's clock starts at accept, which may come before this task
+    # resumes with the connection.
     started = time.monotonic()
+    reader, writer = await asyncio.open_connection(server.host, server.port)
     try:
         for byte in text:
             writer.write(bytes([byte]))
