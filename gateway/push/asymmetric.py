@@ -11,7 +11,7 @@ cost, and PyJWT would add its key and header checks on every push.
 
 Pushers ask with `sign_batched`: the tokens asked for in one turn of the event loop are signed
 back to back. A P-256 signature reads large precomputed tables; signed between two pushes they
-have left the CPU cache, and cost about twice as much (docs/benchmarks.md).
+have left the CPU cache, and cost up to twice as much (docs/benchmarks.md).
 """
 
 from __future__ import annotations

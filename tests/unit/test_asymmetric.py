@@ -83,7 +83,6 @@ def test_the_issuer_falls_back_to_the_bound_address() -> None:
     assert issuer(None, "::1", 9000) == "http://[::1]:9000/data-connector"
 
 
-
 def _checksum(token: str) -> str:
     claims = jwt.decode(
         token, PUBLIC, algorithms=["ES256"], issuer=ISSUER, options={"verify_exp": False}
