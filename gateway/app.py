@@ -13,7 +13,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
-import aiohttp
 import asyncpg
 import structlog
 from aiohttp import web
@@ -52,6 +51,7 @@ from gateway.dispatch.registry import ConnectorRegistry
 from gateway.metrics import Metrics
 from gateway.push import asymmetric
 from gateway.push import post as push
+from gateway.push.http_client import HttpClient
 from gateway.push.senders import Options, Senders
 from gateway.store import create_pool, migrate, secrets
 
@@ -60,7 +60,7 @@ log = structlog.get_logger(__name__)
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 METRICS = web.AppKey("metrics", Metrics)
-HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
+HTTP_CLIENT = web.AppKey("http_client", HttpClient)
 SENDERS = web.AppKey("senders", Senders)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 REGISTRY = web.AppKey("registry", ConnectorRegistry)
@@ -150,14 +150,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _http_client(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    session = push.client_session(
+    client = push.http_client(
         timeout=settings.push_timeout,
         concurrency=settings.push_concurrency,
         ca_bundle=settings.ca_bundle,
         public_only=not settings.allow_insecure_targets,
     )
-    app[HTTP_CLIENT] = session
-    senders = Senders(session, Options(
+    app[HTTP_CLIENT] = client
+    senders = Senders(client, Options(
         settings.push_timeout, not settings.allow_insecure_targets, settings.ca_bundle
     ))  # fmt: skip
     app[SENDERS] = senders
@@ -165,7 +165,7 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await senders.close()
-        await session.close()
+        await client.close()
 
 
 async def _signing(app: web.Application) -> AsyncIterator[None]:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -16,6 +15,7 @@ from gateway.errors import BadRequest
 from gateway.masking import MASK
 from gateway.model import ACTIVE, EVENT_TYPES, HTTP_PUSH, Connector
 from gateway.push.addresses import connect_host, is_public_url
+from gateway.push.http_connection import HEADER_NAME, HEADER_VALUE_FORBIDDEN
 
 CLIENT_STATUSES = (ACTIVE, "USER_DISABLED")
 MASKED_SECRET = MASK
@@ -27,9 +27,6 @@ RESERVED_HEADERS = frozenset(
      "x-dt-signature", "te", "upgrade", "keep-alive", "proxy-connection", "expect",
      "dt-asymmetric-signature", "webhook-id", "webhook-timestamp", "webhook-signature"}
 )
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-# What a header value may not hold: every C0 control but HTAB, and DEL (RFC 9110 §5.5).
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 MAX_NAME, MAX_URL, MAX_SECRET = 256, 2048, 1024
 MAX_LABELS, MAX_LABEL_KEY = 100, 256
 MAX_HEADERS, MAX_HEADER_VALUE = 50, 4096
@@ -137,12 +134,12 @@ def parse_headers(value: Any) -> dict[str, str]:
         raise BadRequest(f"httpConfig.headers may hold at most {MAX_HEADERS} headers")
     headers = {}
     for name, text in value.items():
-        if not _TOKEN.match(name):
+        if not HEADER_NAME.match(name):
             raise BadRequest(f"httpConfig.headers: {name!r} is not a valid header name")
         if name.lower() in RESERVED_HEADERS:
             raise BadRequest(f"httpConfig.headers: {name} is set by the gateway")
         text = _string(text, f"httpConfig.headers.{name}", MAX_HEADER_VALUE)
-        if _CONTROL.search(text):
+        if HEADER_VALUE_FORBIDDEN.search(text):
             raise BadRequest(
                 f"httpConfig.headers.{name} must not contain line breaks or control characters"
             )

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import Any
 
 import yarl
-from aiohappyeyeballs import AddrInfoType
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -89,10 +89,12 @@ def is_public_url(url: str) -> bool:
         return False
 
 
-def public_socket(addr_info: AddrInfoType) -> socket.socket:
-    """The client's socket factory: refuses to connect to a peer that is not public."""
-    family, kind, proto, _, sockaddr = addr_info
+class TargetRefused(OSError):
+    """A push's peer is not public while private targets are refused."""
+
+
+def refuse_private_peer(sockaddr: tuple[Any, ...]) -> None:
+    """Raises TargetRefused unless the address a socket is about to connect to is public."""
     peer = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
     if not is_public_address(peer):
-        raise OSError(f"{peer} is not a public address")
-    return socket.socket(family, kind, proto)
+        raise TargetRefused(f"{peer} is not a public address")

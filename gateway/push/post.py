@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import email.utils
 import functools
+import socket
 import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-import aiohttp
 import yarl
 
-from gateway.push.addresses import is_public_url, public_socket
+from gateway.push.addresses import TargetRefused, is_public_url
+from gateway.push.http_client import HttpClient
+from gateway.push.http_connection import Answer, AnswerError
 
-# Read this much of an answer at most; the status is all that counts.
-_ANSWER_LIMIT = 64 * 1024
 EXCERPT_LIMIT = 1024  # what a result keeps of a text or JSON answer
 _MESSAGE_LIMIT = 200
 _TEXT_TYPES = ("text/", "application/json", "application/problem+json")
@@ -70,8 +69,13 @@ def refused_target(url: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(url: str) -> yarl.URL:
+    return yarl.URL(url)
+
+
 async def post(
-    session: aiohttp.ClientSession,
+    client: HttpClient,
     url: str,
     body: bytes,
     headers: Mapping[str, str],
@@ -87,78 +91,52 @@ async def post(
     if public_only and (reason := refused_target(url)) is not None:
         return PushResult(None, 0.0, error="target_refused", message=reason)
     try:
-        async with session.post(url, data=body, headers=headers, allow_redirects=False) as answer:
-            excerpt = await _read_answer(answer)
-            retry_after = None
-            if answer.status in (429, 503):
-                retry_after = retry_after_seconds(
-                    answer.headers.get("Retry-After"), datetime.now(UTC)
-                )
-            return PushResult(
-                answer.status, time.perf_counter() - started, retry_after=retry_after,
-                excerpt=excerpt,
-            )
+        answer = await client.post(_parsed(url), headers, body)
     except TimeoutError:
         return PushResult(None, time.perf_counter() - started, error="timeout",
                           message="no answer within the push timeout")
-    except (aiohttp.ClientError, OSError, ValueError) as error:
+    except (AnswerError, OSError, ValueError) as error:
         kind, message = describe_error(error)
         return PushResult(None, time.perf_counter() - started, error=kind, message=message)
+    retry_after = None
+    if answer.status in (429, 503):
+        retry_after = retry_after_seconds(answer.retry_after, datetime.now(UTC))
+    return PushResult(
+        answer.status, time.perf_counter() - started, retry_after=retry_after,
+        excerpt=_excerpt(answer),
+    )  # fmt: skip
 
 
 def describe_error(error: BaseException) -> tuple[str, str]:
     """An error's class (a stable word) and a short message about it."""
     text = (str(error) or type(error).__name__)[:_MESSAGE_LIMIT]
-    if isinstance(error, aiohttp.ClientSSLError | ssl.SSLError):
+    if isinstance(error, ssl.SSLError):
         return "tls", text
-    if isinstance(error, aiohttp.ClientConnectorDNSError):
+    if isinstance(error, socket.gaierror):
         return "dns", text
-    cause = error.os_error if isinstance(error, aiohttp.ClientConnectorError) else error
-    if isinstance(cause, ConnectionRefusedError):
+    if isinstance(error, ConnectionRefusedError):
         return "connection_refused", text
-    if isinstance(error, OSError) and "is not a public address" in str(error):
+    if isinstance(error, TargetRefused):
         return "target_refused", text
-    if isinstance(cause, OSError) and "is not a public address" in str(cause):
-        return "target_refused", text
-    if isinstance(error, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+    if isinstance(error, AnswerError):
         return "invalid_response", text
-    if isinstance(error, ValueError) and not isinstance(error, aiohttp.ClientError):
+    if isinstance(error, ValueError):
         return "invalid_request", text
     return "connection", text
 
 
-async def _read_answer(answer: aiohttp.ClientResponse) -> str | None:
-    """Read a small answer so the connection is reused; drop the connection of a large one.
-
-    The status decides; an answer whose body stalls is cut off, not held against it. Returns
-    the first KiB of a text or JSON answer.
-    """
-    try:
-        data = await answer.content.read(_ANSWER_LIMIT)
-        if not answer.content.at_eof():
-            answer.close()
-    except (TimeoutError, aiohttp.ClientError):
-        answer.close()
+def _excerpt(answer: Answer) -> str | None:
+    """The first KiB of a text or JSON answer."""
+    if not answer.body or not answer.content_type.startswith(_TEXT_TYPES):
         return None
-    if not data or not answer.content_type.startswith(_TEXT_TYPES):
-        return None
-    return data[:EXCERPT_LIMIT].decode("utf-8", "replace")
+    return answer.body[:EXCERPT_LIMIT].decode("utf-8", "replace")
 
 
-def client_session(
+def http_client(
     timeout: float, concurrency: int, ca_bundle: str | None, public_only: bool
-) -> aiohttp.ClientSession:
-    """The one HTTP client of a process: verified TLS, bounded connections, a total timeout."""
+) -> HttpClient:
+    """The one HTTP client of a process's pushes: verified TLS, kept-alive connections."""
     context = ssl.create_default_context()
     if ca_bundle:
         context.load_verify_locations(cafile=ca_bundle)
-    options: dict[str, Any] = {"ssl": context, "limit": concurrency, "limit_per_host": 0}
-    if public_only:
-        # At connect time, for every address: IP literals never pass through a resolver.
-        options["socket_factory"] = public_socket
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(**options),
-        timeout=aiohttp.ClientTimeout(total=timeout),
-        skip_auto_headers=("User-Agent",),
-        headers={"User-Agent": "data-connector-gateway"},
-    )
+    return HttpClient(timeout, concurrency, context, public_only)

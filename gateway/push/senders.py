@@ -18,15 +18,13 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from ipaddress import ip_address
 from typing import Generic, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
-import aiohttp
-
 from gateway.masking import MASK, SECRET_CONFIG_KEYS
 from gateway.model import AMQP, HTTP_PUSH, MQTT, NATS, REDIS_STREAM, Connector
-from gateway.push.addresses import is_public_address, is_public_host
+from gateway.push.addresses import TargetRefused, is_public_host, refuse_private_peer
+from gateway.push.http_client import HttpClient
 from gateway.push.post import PushResult, post
 
 _PUBLISHERS = {
@@ -61,10 +59,6 @@ class Message:
 
 class BrokerRefused(Exception):
     """The broker answered, and the answer was not an acknowledgement."""
-
-
-class TargetRefused(OSError):
-    """The broker's host resolves to an address that is not public."""
 
 
 class Publisher(Protocol):
@@ -104,8 +98,7 @@ async def check_public(url: str, options: Options) -> None:
     port = urlsplit(url).port or 0
     loop = asyncio.get_running_loop()
     for *_, sockaddr in await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM):
-        if not is_public_address(ip_address(str(sockaddr[0]).split("%", 1)[0])):
-            raise TargetRefused(f"{host} resolves to {sockaddr[0]}, which is not public")
+        refuse_private_peer(sockaddr)
 
 
 C = TypeVar("C")
@@ -182,8 +175,8 @@ def redact(text: str, url: str, config: Mapping[str, object]) -> str:
 class Senders:
     """The process's senders: its HTTP client, and a publisher per broker type in use."""
 
-    def __init__(self, session: aiohttp.ClientSession, options: Options) -> None:
-        self._session = session
+    def __init__(self, client: HttpClient, options: Options) -> None:
+        self._client = client
         self._options = options
         self._publishers: dict[str, Publisher] = {}
 
@@ -199,7 +192,7 @@ class Senders:
         """Deliver once; the result is ok only when the endpoint or broker acknowledged."""
         if connector.type == HTTP_PUSH:
             return await post(
-                self._session, connector.url, message.body, message.headers,
+                self._client, connector.url, message.body, message.headers,
                 public_only=self._options.public_only,
             )  # fmt: skip
         started = time.perf_counter()

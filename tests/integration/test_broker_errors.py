@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
-import aiohttp
 import pytest
 import redis.asyncio as redis
 import structlog
 
 from gateway.model import Connector
 from gateway.push.addresses import is_public_address
+from gateway.push.post import http_client
 from gateway.push.senders import Message, Options, Senders
 from tests.harness import Gateway
 from tests.integration.brokers import RABBITMQ, mosquitto_process, running, unique
@@ -136,9 +136,10 @@ async def test_a_broker_name_that_resolves_to_a_private_address_is_refused_befor
     url, config = BROKER_URLS[type_]
     connector = Connector("p", "c", type=type_, url=url.format(host=host), config=config)
     message = Message(b"{}", {}, "p", "d", "touch", "e", 1)
-    async with aiohttp.ClientSession() as session:
-        senders = Senders(session, Options(timeout=2.0, public_only=True, ca_bundle=None))
-        result = await senders.send(connector, message)
-        await senders.close()
+    client = http_client(2.0, 4, None, public_only=True)
+    senders = Senders(client, Options(timeout=2.0, public_only=True, ca_bundle=None))
+    result = await senders.send(connector, message)
+    await senders.close()
+    await client.close()
     assert not result.ok
     assert result.error == "target_refused", result

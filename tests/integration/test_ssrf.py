@@ -7,7 +7,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import METRICS, SETTINGS, create_app
 from gateway.config import Settings
-from gateway.push.post import client_session, post
+from gateway.push.post import http_client, post
 from tests import receiver as receivers
 from tests.harness import Gateway, configured
 from tests.receiver import Receiver
@@ -39,16 +39,21 @@ async def test_a_push_to_an_ip_literal_is_refused_at_connect_time(
 ) -> None:
     port = receiver.base_url.rsplit(":", 1)[1]
     bundle = str(test_ca.bundle)
-    async with client_session(2.0, 4, bundle, public_only=False) as session:
-        control = await post(session, f"https://127.0.0.1:{port}/control", b"{}", {})
+    permissive = http_client(2.0, 4, bundle, public_only=False)
+    control = await post(permissive, f"https://127.0.0.1:{port}/control", b"{}", {})
+    await permissive.close()
     assert control.ok, "the receiver must be reachable when private targets are allowed"
-    async with client_session(2.0, 4, bundle, public_only=True) as session:
+    session = http_client(2.0, 4, bundle, public_only=True)
+    try:
         for host in ("127.0.0.1", "\uff11\uff12\uff17.\uff10.\uff10.\uff11", "[::ffff:127.0.0.1]"):
             result = await post(session, f"https://{host}:{port}/hook", b"{}", {})
             assert not result.ok
             assert result.error is not None
         named = await post(session, f"https://localhost:{port}/hook", b"{}", {})
         assert not named.ok
+        assert named.error == "target_refused"
+    finally:
+        await session.close()
     assert [r.path for r in receiver.received] == ["/control"]
 
 

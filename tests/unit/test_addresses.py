@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
-import socket
 
 import pytest
 
-from gateway.push.addresses import connect_host, is_public_address, is_public_url, public_socket
+from gateway.push.addresses import (
+    TargetRefused,
+    connect_host,
+    is_public_address,
+    is_public_url,
+    refuse_private_peer,
+)
 
 UNICODE_LOOPBACKS = [
     "https://\uff11\uff12\uff17.\uff10.\uff10.\uff11:8443/",  # full-width digits
@@ -52,15 +57,11 @@ def test_global_unicast_addresses_are_public(address: str) -> None:
     "peer",
     [("127.0.0.1", 443), ("10.0.0.1", 443), ("::1", 443, 0, 0), ("fe80::1%1", 443, 0, 1)],
 )
-def test_the_socket_factory_refuses_private_peers(peer: tuple[object, ...]) -> None:
-    family = socket.AF_INET6 if ":" in str(peer[0]) else socket.AF_INET
-    with pytest.raises(OSError, match="not a public address"):
-        public_socket((family, socket.SOCK_STREAM, 6, "", peer))
+def test_a_private_peer_is_refused_at_connect_time(peer: tuple[object, ...]) -> None:
+    with pytest.raises(TargetRefused, match="not a public address"):
+        refuse_private_peer(peer)
 
 
-def test_the_socket_factory_opens_a_socket_for_a_public_peer() -> None:
-    sock = public_socket((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("8.8.8.8", 443)))
-    try:
-        assert sock.family == socket.AF_INET
-    finally:
-        sock.close()
+def test_a_public_peer_may_be_connected_to() -> None:
+    refuse_private_peer(("8.8.8.8", 443))
+    refuse_private_peer(("2001:4860:4860::8888", 443, 0, 0))
