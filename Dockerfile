@@ -20,6 +20,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     GATEWAY_HOST=0.0.0.0 \
     GATEWAY_PORT=8080 \
+    GATEWAY_PROBE_PORT=8081 \
     GATEWAY_DATA_DIR=/data \
     GATEWAY_LOG_FORMAT=json
 RUN groupadd --system --gid 10001 gateway \
@@ -29,7 +30,7 @@ RUN groupadd --system --gid 10001 gateway \
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /data
 USER 10001:10001
-EXPOSE 8080
+EXPOSE 8080 8081
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:' + os.environ.get('GATEWAY_PORT', '8080') + '/healthz', timeout=3)"]
+    CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:' + os.environ.get('GATEWAY_PROBE_PORT', '8081') + '/healthz', timeout=3)"]
 CMD ["python", "-m", "gateway", "serve"]

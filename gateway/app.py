@@ -39,6 +39,7 @@ from gateway.api import (
 from gateway.api.admission import INGEST_GATE, IngestGate
 from gateway.api.common import SERVICES, Services
 from gateway.api.errors import error_middleware
+from gateway.api.probe_server import ProbeServer
 from gateway.api.ratelimit import AUTH_FAILURES, FailureLimiter
 from gateway.api.readiness import DATABASE_CHECK, DatabaseCheck
 from gateway.clock import Clock, system_clock
@@ -61,6 +62,7 @@ SETTINGS = web.AppKey("settings", Settings)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 METRICS = web.AppKey("metrics", Metrics)
 HTTP_CLIENT = web.AppKey("http_client", HttpClient)
+PROBE_SERVER = web.AppKey("probe_server", ProbeServer)
 SENDERS = web.AppKey("senders", Senders)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 REGISTRY = web.AppKey("registry", ConnectorRegistry)
@@ -96,7 +98,7 @@ def create_app(
         app.add_routes(module.routes)
     app[health.READINESS] = lambda: _readiness(app)
     app.cleanup_ctx.extend([_database, _http_client, _signing, _delivery])
-    app.cleanup_ctx.extend([stream.streaming, projects.purging])
+    app.cleanup_ctx.extend([stream.streaming, projects.purging, _probes])
     app.on_shutdown.append(stream.end_streams)
     return app
 
@@ -217,6 +219,23 @@ async def _delivery(app: web.Application) -> AsyncIterator[None]:
         for task in tasks.values():
             task.cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
+
+
+async def _probes(app: web.Application) -> AsyncIterator[None]:
+    """The probes' own port, when set; it closes first at shutdown, so readiness fails then."""
+    settings = app[SETTINGS]
+    if settings.probe_port is None:
+        yield
+        return
+    server = ProbeServer(settings.host, settings.probe_port, lambda: health.readiness_checks(app))
+    app[PROBE_SERVER] = server
+    server.start()
+    _start(app[TASKS], "probe_heartbeat", server.run)
+    log.info("probes_listening", host=settings.host, port=server.port)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(server.stop)
 
 
 def _start(

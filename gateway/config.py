@@ -53,6 +53,10 @@ def _port(text: str) -> int:
     return value
 
 
+def _optional_port(text: str) -> int | None:
+    return _port(text) if text else None
+
+
 def _choice(*allowed: str) -> Callable[[str], str]:
     def parse_choice(text: str) -> str:
         if text not in allowed:
@@ -108,6 +112,11 @@ class Settings:
     )
     host: str = _setting("127.0.0.1", str, "address the HTTP server binds")
     port: int = _setting(8080, _port, "port the HTTP server binds (0 = any free port)")
+    probe_port: int | None = _setting(
+        None, _optional_port,
+        "port of /healthz and /readyz answered off the event loop, for orchestrators' probes "
+        "(unset = none; 0 = any free port)",
+    )  # fmt: skip
     public_url: str | None = _setting(
         None, _optional_str, "external base URL, used as the token audience behind a proxy"
     )
