@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import yarl
 
 from gateway.push.addresses import TargetRefused, refuse_private_peer
-from gateway.push.http_connection import Answer, Connection, encode_request
+from gateway.push.http_connection import Answer, AnswerError, Connection, encode_request
 
 IDLE_SECONDS = 15.0  # an idle connection older than this is closed, not reused
 
@@ -38,6 +38,7 @@ class HttpClient:
         self._idle: dict[_Key, list[Connection]] = {}
         self._idle_count = 0
         self._swept_at = 0.0
+        self._closed = False
 
     async def post(self, url: yarl.URL, headers: Mapping[str, str], body: bytes) -> Answer:
         """POST `body` once, within the client's timeout. Raises TimeoutError, AnswerError,
@@ -48,18 +49,32 @@ class HttpClient:
         request = encode_request(url, headers, body)
         key = (url.scheme, url.raw_host or "", url.port or 0)
         connection = self._reused(key, loop.time())
-        if connection is None:
-            async with asyncio.timeout_at(deadline):
-                connection = await self._connect(url)
+        if connection is not None:
+            try:
+                return await self._exchange(key, connection, request, deadline)
+            except (AnswerError, ConnectionError):
+                if not connection.silent:
+                    raise
+                # The receiver closed a kept connection as the request went out (its idle
+                # timeout): nothing was answered, so the push goes once more on a new one.
+        async with asyncio.timeout_at(deadline):
+            connection = await self._connect(url)
+        return await self._exchange(key, connection, request, deadline)
+
+    async def _exchange(
+        self, key: _Key, connection: Connection, request: bytes, deadline: float
+    ) -> Answer:
         try:
             answer = await connection.exchange(request, deadline)
         except BaseException:
             connection.close()
             raise
-        self._release(key, connection, loop.time())
+        self._release(key, connection, asyncio.get_running_loop().time())
         return answer
 
     async def close(self) -> None:
+        """Close the idle connections, and each busy one when its push ends."""
+        self._closed = True
         for connections in self._idle.values():
             for connection in connections:
                 connection.close()
@@ -84,7 +99,7 @@ class HttpClient:
         )  # fmt: skip
 
     def _release(self, key: _Key, connection: Connection, now: float) -> None:
-        if not connection.reusable:
+        if not connection.reusable or self._closed:
             connection.close()
             return
         connection.idle_since = now

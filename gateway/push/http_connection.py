@@ -31,6 +31,8 @@ class AnswerError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    """What is kept of an answer: the status decides, the rest goes to the delivery log."""
+
     status: int
     content_type: str
     retry_after: str | None
@@ -44,6 +46,7 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.reusable = True
         self.idle_since = 0.0
+        self.silent = True  # nothing has come back for the request in flight
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[Answer] | None = None
         self._reset()
@@ -60,6 +63,7 @@ class Connection(asyncio.Protocol):
         assert self.transport is not None
         loop = asyncio.get_running_loop()
         self._reset()
+        self.silent = True
         waiter: asyncio.Future[Answer] = loop.create_future()
         self._waiter = waiter
         timer = loop.call_at(deadline, self._expire)
@@ -102,6 +106,7 @@ class Connection(asyncio.Protocol):
         if self._waiter is None or self._waiter.done():
             self.close()  # nothing asked for this
             return
+        self.silent = False
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as error:
@@ -159,5 +164,5 @@ def encode_request(url: yarl.URL, headers: Mapping[str, str], body: bytes) -> by
         agent = agent and name.lower() != "user-agent"
     if agent:
         lines.append(f"User-Agent: {USER_AGENT}\r\n")
-    lines.append(f"Content-Length: {len(body)}\r\n\r\n")
+    lines.append(f"Accept: */*\r\nContent-Length: {len(body)}\r\n\r\n")
     return "".join(lines).encode() + body

@@ -26,6 +26,7 @@ class Peer:
     requests: list[bytes] = field(default_factory=list)
     connections: int = 0
     hang_up: bool = False  # close each connection after one answer, without saying so
+    dropped: set[int] = field(default_factory=set)  # requests (1, 2, ...) hung up on unanswered
     url: yarl.URL = field(default_factory=yarl.URL)
     writers: list[asyncio.StreamWriter] = field(default_factory=list)
 
@@ -40,6 +41,8 @@ class Peer:
                     if line.lower().startswith(b"content-length:")
                 )  # fmt: skip
                 self.requests.append(head + await reader.readexactly(length))
+                if len(self.requests) in self.dropped:
+                    break
                 answer = self.answers[min(len(self.requests), len(self.answers)) - 1]
                 writer.write(answer)
                 await writer.drain()
@@ -189,3 +192,25 @@ async def test_a_connection_the_receiver_closed_while_idle_is_replaced() -> None
         assert (await http.post(served.url, {}, b"{}")).status == 200
         await http.close()
     assert served.connections == 2
+
+
+async def test_a_kept_connection_dropped_unanswered_is_retried_once_on_a_new_one() -> None:
+    """A receiver's idle timeout can close a kept connection as a request goes out: nothing
+    was answered, so the request goes once more, on a new connection."""
+    async with peer(OK) as served:
+        served.dropped = {2}
+        http = client()
+        await http.post(served.url, {}, b"{}")
+        assert (await http.post(served.url, {}, b"{}")).status == 200
+        await http.close()
+    assert (len(served.requests), served.connections) == (3, 2)
+
+
+async def test_a_new_connection_dropped_unanswered_is_a_failure() -> None:
+    async with peer(OK) as served:
+        served.dropped = {1}
+        http = client()
+        with pytest.raises(AnswerError, match="without answering"):
+            await http.post(served.url, {}, b"{}")
+        await http.close()
+    assert (len(served.requests), served.connections) == (1, 1)
