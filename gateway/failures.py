@@ -8,6 +8,7 @@ import socket
 
 import asyncpg
 
+from gateway.api.probe_server import ProbePortError
 from gateway.config import Settings
 
 # What connecting to PostgreSQL raises when the server is not there or refuses us.
@@ -18,6 +19,11 @@ _DATABASE_ERRORS = (
 
 def explain(error: BaseException, settings: Settings) -> str | None:
     """The one-line message for `error`, or None when it is not a known start-up failure."""
+    if isinstance(error, ProbePortError):
+        return (
+            f"cannot listen on {error.strerror}: set GATEWAY_PROBE_PORT to a free port, "
+            "or unset it"
+        )
     if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
         return (
             f"{settings.host}:{settings.port} is already in use (another gateway or demo?): stop "

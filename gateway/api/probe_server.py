@@ -30,6 +30,10 @@ STALLED_AFTER = 10.0  # seconds without a refresh after which the loop counts as
 READ_TIMEOUT = 5.0  # a probe's request must arrive within this
 
 
+class ProbePortError(OSError):
+    """The probe port cannot be listened on (busy, privileged, or not an address here)."""
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What the event loop last said: when, and its readiness checks."""
@@ -48,7 +52,10 @@ class ProbeServer:
         self._readiness = readiness
         self._stalled_after = stalled_after
         self._snapshot = Snapshot(time.monotonic(), readiness())
-        self._server = ThreadingHTTPServer((host, port), _handler(self.answer))
+        try:
+            self._server = ThreadingHTTPServer((host, port), _handler(self.answer))
+        except OSError as error:
+            raise ProbePortError(error.errno, f"{host}:{port} ({error.strerror})") from error
         self._server.daemon_threads = True
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(

@@ -34,6 +34,19 @@ def test_a_busy_port_is_one_line_naming_gateway_port(database_url: str) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_a_busy_probe_port_is_one_line_naming_gateway_probe_port(database_url: str) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = _serve(gateway_env(database_url, port="0", probe_port=str(port)))
+    assert done.returncode == 1
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert f"127.0.0.1:{port}" in line
+    assert "GATEWAY_PROBE_PORT" in line
+    assert "Traceback" not in done.stderr
+
+
 def test_an_unreachable_database_is_one_line_naming_gateway_database_url() -> None:
     with socket.socket() as probe:  # a port where nothing listens
         probe.bind(("127.0.0.1", 0))
