@@ -52,7 +52,9 @@ def test_the_image_runs_the_gateway_unprivileged_with_a_health_check() -> None:
     final = text.split("\nFROM ")[-1]
     assert final.startswith("python:3.11-slim")
     assert 'CMD ["python", "-m", "gateway", "serve"]' in final
-    assert re.search(r"^HEALTHCHECK .*\n\s+CMD .*urllib.*/healthz", final, re.M)
+    # The health check probes the port answered off the event loop.
+    assert re.search(r"^HEALTHCHECK .*\n\s+CMD .*urllib.*GATEWAY_PROBE_PORT.*/healthz", final, re.M)
+    assert "GATEWAY_PROBE_PORT=8081" in final and "EXPOSE 8080 8081" in final
     assert re.search(r"^USER [1-9]\d*", final, re.M), "the final stage must not run as root"
     assert "EXPOSE 8080" in final and "GATEWAY_HOST=0.0.0.0" in final
     copied = set(re.findall(r"^COPY (?!--from)(\S+)", final, re.M))
