@@ -15,6 +15,7 @@ GOOD: dict[str, tuple[str, object]] = {
     "data_dir": ("/var/lib/gateway", Path("/var/lib/gateway")),
     "host": ("0.0.0.0", "0.0.0.0"),
     "port": ("9090", 9090),
+    "probe_port": ("8081", 8081),
     "public_url": ("https://gw.example.com", "https://gw.example.com"),
     "allow_insecure_targets": ("yes", True),
     "ca_bundle": ("/etc/ssl/extra.pem", "/etc/ssl/extra.pem"),
@@ -55,6 +56,7 @@ GOOD: dict[str, tuple[str, object]] = {
 # Texts each setting must refuse (settings taking any text have none).
 BAD: dict[str, list[str]] = {
     "port": ["http", "1.5", "", "-1", "65536"],
+    "probe_port": ["http", "-1", "65536"],
     "allow_insecure_targets": ["maybe", "2"],
     "max_connectors": ["0", "ten"],
     "push_timeout": ["fast", "0", "-1", "nan", "inf", "-inf"],
