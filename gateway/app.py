@@ -100,6 +100,7 @@ def create_app(
     app.cleanup_ctx.extend([_database, _http_client, _signing, _delivery])
     app.cleanup_ctx.extend([stream.streaming, projects.purging, _probes])
     app.on_shutdown.append(stream.end_streams)
+    app.on_shutdown.append(_draining)
     return app
 
 
@@ -236,6 +237,12 @@ async def _probes(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await asyncio.to_thread(server.stop)
+
+
+async def _draining(app: web.Application) -> None:
+    """Shutting down: the probe port says not ready while requests in progress finish."""
+    if PROBE_SERVER in app:
+        app[PROBE_SERVER].draining = True
 
 
 def _start(

@@ -51,6 +51,7 @@ class ProbeServer:
     ) -> None:  # fmt: skip
         self._readiness = readiness
         self._stalled_after = stalled_after
+        self.draining = False  # set at shutdown: the main port takes no more requests
         self._snapshot = Snapshot(time.monotonic(), readiness())
         try:
             self._server = ThreadingHTTPServer((host, port), _handler(self.answer))
@@ -89,7 +90,7 @@ class ProbeServer:
                 return 200, {"status": "ok"}
             return 503, {"status": "stalled", "stalledSeconds": round(stalled, 1)}
         if path == "/readyz":
-            checks = {**snapshot.checks, "eventLoop": turning}
+            checks = {**snapshot.checks, "eventLoop": turning, "accepting": not self.draining}
             ready = all(checks.values())
             return (200 if ready else 503), {
                 "status": "ready" if ready else "not ready", "checks": checks,

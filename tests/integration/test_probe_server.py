@@ -11,9 +11,10 @@ import time
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.api.probe_server import ProbeServer
-from gateway.app import PROBE_SERVER
+from gateway.app import PROBE_SERVER, create_app
 from gateway.config import Settings
 from tests.harness import Gateway, configured
 
@@ -48,7 +49,9 @@ async def test_the_gateways_probe_port_gives_the_main_ports_checks(gateway: Gate
         main = await answer.json()
     status, body, _ = await asyncio.to_thread(probe, port, "/readyz")
     assert status == 200
-    assert body == {"status": "ready", "checks": {**main["checks"], "eventLoop": True}}
+    assert body == {
+        "status": "ready", "checks": {**main["checks"], "eventLoop": True, "accepting": True}
+    }
     assert (await asyncio.to_thread(probe, port, "/healthz"))[:2] == (200, {"status": "ok"})
     status, body, _ = await asyncio.to_thread(probe, port, "/metrics")
     assert status == 404 and body["code"] == 404
@@ -83,10 +86,9 @@ async def test_a_loop_that_stops_refreshing_is_reported_stalled_until_it_turns_a
         server.stop()
     assert health[0] == 503 and health[1]["status"] == "stalled"
     assert health[1]["stalledSeconds"] >= 0.2
-    assert readiness[:2] == (
-        503, {"status": "not ready", "checks": {"database": True, "eventLoop": False}}
-    )
-    assert after[:2] == (200, {"status": "ready", "checks": {"database": True, "eventLoop": True}})
+    checks = {"database": True, "eventLoop": False, "accepting": True}
+    assert readiness[:2] == (503, {"status": "not ready", "checks": checks})
+    assert after[:2] == (200, {"status": "ready", "checks": {**checks, "eventLoop": True}})
 
 
 async def test_a_failing_check_makes_the_probe_port_not_ready() -> None:
@@ -100,4 +102,19 @@ async def test_a_failing_check_makes_the_probe_port_not_ready() -> None:
     finally:
         server.stop()
     assert status == 503
-    assert body["checks"] == {"database": False, "migrations": True, "eventLoop": True}
+    assert body["checks"] == {
+        "database": False, "migrations": True, "eventLoop": True, "accepting": True
+    }
+
+
+async def test_a_gateway_shutting_down_is_not_ready_on_the_probe_port(settings: Settings) -> None:
+    app = create_app(settings)
+    async with TestClient(TestServer(app)):
+        server = app[PROBE_SERVER]
+        assert (await asyncio.to_thread(probe, server.port, "/readyz"))[0] == 200
+        await app.shutdown()  # what a SIGTERM starts: requests in progress may still finish
+        status, body, _ = await asyncio.to_thread(probe, server.port, "/readyz")
+        assert status == 503 and body["checks"]["accepting"] is False
+        assert (await asyncio.to_thread(probe, server.port, "/healthz"))[0] == 200
+    with pytest.raises(ConnectionRefusedError):
+        probe(server.port, "/healthz")

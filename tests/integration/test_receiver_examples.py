@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from gateway.push.asymmetric import DISCOVERY_PATH
-from tests.e2e.processes import free_port, wait_for
 from tests.harness import Gateway
+from tests.e2e.processes import free_port, wait_for
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

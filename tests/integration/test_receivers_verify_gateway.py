@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from receivers.asymmetric import AsymmetricVerifier
 
 from gateway.push import asymmetric
 from receivers import Reason, VerificationError, verify, verify_standard_webhooks
+from receivers.asymmetric import AsymmetricVerifier
 from tests.harness import Gateway
 from tests.receiver import Receiver
 
