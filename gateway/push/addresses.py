@@ -93,8 +93,10 @@ class TargetRefused(OSError):
     """A push's peer is not public while private targets are refused."""
 
 
-def refuse_private_peer(sockaddr: tuple[Any, ...]) -> None:
-    """Raises TargetRefused unless the address a socket is about to connect to is public."""
+def refuse_private_peer(sockaddr: tuple[Any, ...], host: str = "") -> None:
+    """Raises TargetRefused unless the address a socket is about to connect to (for `host`)
+    is public."""
     peer = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
     if not is_public_address(peer):
-        raise TargetRefused(f"{peer} is not a public address")
+        named = f"{host} resolves to {peer}, which" if host and host != str(peer) else str(peer)
+        raise TargetRefused(f"{named} is not a public address")

@@ -143,7 +143,7 @@ class HttpClient:
         ):
             if self._public_only:
                 try:
-                    refuse_private_peer(address)
+                    refuse_private_peer(address, host)
                 except TargetRefused as refusal:
                     error = refusal
                     continue

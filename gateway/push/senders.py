@@ -98,7 +98,7 @@ async def check_public(url: str, options: Options) -> None:
     port = urlsplit(url).port or 0
     loop = asyncio.get_running_loop()
     for *_, sockaddr in await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM):
-        refuse_private_peer(sockaddr)
+        refuse_private_peer(sockaddr, host)
 
 
 C = TypeVar("C")

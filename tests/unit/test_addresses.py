@@ -62,6 +62,11 @@ def test_a_private_peer_is_refused_at_connect_time(peer: tuple[object, ...]) -> 
         refuse_private_peer(peer)
 
 
+def test_a_refusal_names_the_host_that_resolved_to_the_peer() -> None:
+    with pytest.raises(TargetRefused, match=r"^db\.example resolves to 10\.0\.0\.5, which is not"):
+        refuse_private_peer(("10.0.0.5", 443), "db.example")
+
+
 def test_a_public_peer_may_be_connected_to() -> None:
     refuse_private_peer(("8.8.8.8", 443))
     refuse_private_peer(("2001:4860:4860::8888", 443, 0, 0))
