@@ -32,5 +32,5 @@ WORKDIR /data
 USER 10001:10001
 EXPOSE 8080 8081
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:' + os.environ.get('GATEWAY_PROBE_PORT', '8081') + '/healthz', timeout=3)"]
+    CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:' + (os.environ.get('GATEWAY_PROBE_PORT') or os.environ.get('GATEWAY_PORT', '8080')) + '/healthz', timeout=3)"]
 CMD ["python", "-m", "gateway", "serve"]
