@@ -18,10 +18,15 @@ log = structlog.get_logger(__name__)
 
 
 
+def error_body(status: int, message: str) -> dict[str, object]:
+    """DT's error body: {"error", "code", "help"}."""
+    return {"error": message, "code": status, "help": f"{HELP_URL}#{status}"}
+
+
 def error_response(
     status: int, message: str, headers: dict[str, str] | None = None
 ) -> web.Response:
-    body = {"error": message, "code": status, "help": f"{HELP_URL}#{status}"}
+    body = error_body(status, message)
     return web.Response(
         body=orjson.dumps(body), status=status, content_type="application/json", headers=headers
     )

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from gateway.api.errors import HELP_URL
+from gateway.api.errors import error_body
 
 HEARTBEAT = 0.25  # seconds between two refreshes of the snapshot by the event loop
 STALLED_AFTER = 10.0  # seconds without a refresh after which the loop counts as stuck
@@ -95,8 +95,7 @@ class ProbeServer:
             return (200 if ready else 503), {
                 "status": "ready" if ready else "not ready", "checks": checks,
             }  # fmt: skip
-        return 404, {"error": "only /healthz and /readyz are served here", "code": 404,
-                     "help": f"{HELP_URL}#404"}  # fmt: skip
+        return 404, error_body(404, "only /healthz and /readyz are served here")
 
 
 def _handler(answer: Callable[[str], tuple[int, dict[str, Any]]]) -> type[BaseHTTPRequestHandler]:

@@ -46,7 +46,6 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.reusable = True
         self.idle_since = 0.0
-        self.silent = True  # nothing has come back for the request in flight
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[Answer] | None = None
         self._reset()
@@ -63,7 +62,6 @@ class Connection(asyncio.Protocol):
         assert self.transport is not None
         loop = asyncio.get_running_loop()
         self._reset()
-        self.silent = True
         waiter: asyncio.Future[Answer] = loop.create_future()
         self._waiter = waiter
         timer = loop.call_at(deadline, self._expire)
@@ -73,6 +71,11 @@ class Connection(asyncio.Protocol):
         finally:
             timer.cancel()
             self._waiter = None
+
+    @property
+    def silent(self) -> bool:
+        """Nothing has come back for the request in flight."""
+        return not self._status and not self._head_size
 
     def close(self) -> None:
         self.reusable = False
@@ -106,16 +109,15 @@ class Connection(asyncio.Protocol):
         if self._waiter is None or self._waiter.done():
             self.close()  # nothing asked for this
             return
-        self.silent = False
+        if not self._status:
+            self._head_size += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as error:
             self._fail(AnswerError(f"invalid HTTP answer: {error}"))
             return
-        if not self._status:
-            self._head_size += len(data)
-            if self._head_size > HEAD_LIMIT:
-                self._fail(AnswerError(f"answer head over {HEAD_LIMIT} bytes"))
+        if not self._status and self._head_size > HEAD_LIMIT:
+            self._fail(AnswerError(f"answer head over {HEAD_LIMIT} bytes"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.reusable = False

@@ -59,19 +59,19 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     return max(0.0, (moment - now).total_seconds())
 
 
+@functools.lru_cache(maxsize=4096)  # one parse per URL, not per push
+def _parsed(url: str) -> yarl.URL:
+    return yarl.URL(url)
+
+
 @functools.lru_cache(maxsize=4096)  # one check per URL, not per push
 def refused_target(url: str) -> str | None:
     """Why the current rule refuses `url` when private targets are refused, or None."""
-    if yarl.URL(url).scheme != "https":
+    if _parsed(url).scheme != "https":
         return "only https:// targets are allowed"
     if not is_public_url(url):
         return "the target is not a public address"
     return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _parsed(url: str) -> yarl.URL:
-    return yarl.URL(url)
 
 
 async def post(
