@@ -102,13 +102,19 @@ async def test_tokens_asked_for_in_one_turn_of_the_loop_are_signed_together() ->
 
 
 async def test_a_cancelled_or_failed_token_leaves_the_others_signed() -> None:
-    class Failing(AsymmetricSigner):
-        def sign(self, body: bytes, subject: str, now: float) -> str:
-            if body == b"bad":
-                raise ValueError("no key")
-            return super().sign(body, subject, now)
+    class FailsSecond:
+        """A private key whose second signature fails."""
 
-    signer = Failing(KEY, ISSUER)
+        calls = 0
+
+        def sign(self, data: bytes, algorithm: object) -> bytes:
+            self.calls += 1
+            if self.calls == 2:
+                raise ValueError("no key")
+            return KEY.private_key.sign(data, algorithm)  # type: ignore[arg-type]
+
+    key = SigningKey(KEY.kid, FailsSecond(), KEY.header)  # type: ignore[arg-type]
+    signer = AsymmetricSigner(key, ISSUER)
     cancelled, failed, signed = (signer.sign_batched(b, "p", 0) for b in (b"a", b"bad", b"c"))
     cancelled.cancel()
     with pytest.raises(ValueError, match="no key"):

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.ingest import eventdata
+from gateway.ingest import checks, eventdata
 from gateway.ingest.eventdata import (
     InvalidEventData,
     format_timestamp,
@@ -229,6 +229,39 @@ def test_parse_timestamp(text: str, moment: datetime) -> None:
 def test_parse_timestamp_rejects(text: str) -> None:
     with pytest.raises(InvalidEventData, match="RFC 3339"):
         parse_timestamp(text)
+
+
+def _normalised(text: str) -> str | None:
+    """What the full parse makes of `text`, or None when it refuses it."""
+    try:
+        return format_timestamp(parse_timestamp(text))
+    except InvalidEventData:
+        return None
+
+
+# The shape of what format_timestamp writes, with look-alikes: other separators, other digits.
+_CANONICAL_SHAPE = st.from_regex(
+    r"\A[0-9२]{4}[-/][0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}[.,][0-9]{6}[Zz]\Z"
+)
+
+
+@settings(max_examples=500)
+@given(_CANONICAL_SHAPE)
+def test_the_fast_path_for_written_timestamps_agrees_with_the_full_parse(text: str) -> None:
+    expected = _normalised(text)
+    if expected is None:
+        with pytest.raises(InvalidEventData, match="RFC 3339"):
+            checks.timestamp(text, "t")
+    else:
+        assert checks.timestamp(text, "t") == expected
+
+
+def test_a_written_timestamp_is_kept_as_it_is() -> None:
+    assert checks.timestamp(NOW_TEXT, "t") is NOW_TEXT
+    assert checks.timestamp("2022-02-10t12:42:13.313949Z", "t") == NOW_TEXT
+    for refused in ("2022-02-30T12:42:13.313949Z", "2022-02-10T12:42:13,313949Z"):
+        with pytest.raises(InvalidEventData, match="RFC 3339"):
+            checks.timestamp(refused, "t")
 
 
 REJECTIONS: list[tuple[object, str]] = [
