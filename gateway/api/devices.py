@@ -225,7 +225,8 @@ async def batch_update(request: web.Request) -> web.Response:
             for row, _ in changed
         ]
         max_age = timedelta(seconds=svc.settings.delivery_max_age)
-        await ingest.store(connection, project_id, events, now, max_age, svc.metrics)
+        bodies = ingest.bodies(project_id, events)
+        await ingest.store(connection, project_id, events, bodies, now, max_age, svc.metrics)
 
     found = await devices.relabel(svc.db, project_id, device_ids, change, publish)
     errors = [

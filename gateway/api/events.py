@@ -46,8 +46,10 @@ async def _store(
 ) -> list[Any]:
     svc = services(request)
     max_age = timedelta(seconds=svc.settings.delivery_max_age)
-    batch = await ingest.store(svc.db, project_id, events, svc.now(), max_age, svc.metrics)
-    return ingest.answers(project_id, events, batch)
+    bodies = ingest.bodies(project_id, events)
+    now = svc.now()
+    batch = await ingest.store(svc.db, project_id, events, bodies, now, max_age, svc.metrics)
+    return ingest.answers(events, bodies, batch)
 
 
 @routes.post("/v2/projects/{project}/devices/{device:" + RESOURCE_ID + "}:publish")

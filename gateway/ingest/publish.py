@@ -58,10 +58,16 @@ def new_event(
     return NewEvent(event_id, device_id, event_type, data, timestamp)
 
 
+def bodies(project_id: str, events: Sequence[NewEvent]) -> list[bytes]:
+    """Each event as stored and pushed, and as the publish answers it."""
+    return [orjson.dumps(event.to_json(project_id)) for event in events]
+
+
 async def store(
     db: Executor,
     project_id: str,
     events: Sequence[NewEvent],
+    event_bodies: list[bytes],
     now: datetime,
     max_age: timedelta,
     metrics: Metrics,
@@ -69,14 +75,15 @@ async def store(
     """Store events whose devices exist, with one delivery per matching ACTIVE connector.
 
     An event id already stored in the project is skipped, so publishing is idempotent. When one
-    event names an unknown device, nothing is stored.
+    event names an unknown device, nothing is stored. `event_bodies` are `bodies(project_id,
+    events)`, made once for the store and the answer.
     """
     columns = (
         [event.id for event in events],
         [event.device_id for event in events],
         [event.event_type for event in events],
         [event.timestamp for event in events],
-        [orjson.dumps(event.to_json(project_id)) for event in events],
+        event_bodies,
     )
     batch = await deliveries.store_events(db, project_id, now, now + max_age, columns)
     if batch.known < len(events):
@@ -87,7 +94,13 @@ async def store(
     return batch
 
 
-def answers(project_id: str, events: Sequence[NewEvent], batch: StoredBatch) -> list[Any]:
-    """The events as stored: a republished id answers with the event stored first, unchanged."""
-    stored = {event["eventId"]: event for event in map(orjson.loads, batch.existing)}
-    return [stored.get(event.id) or event.to_json(project_id) for event in events]
+def answers(
+    events: Sequence[NewEvent], event_bodies: Sequence[bytes], batch: StoredBatch
+) -> list[orjson.Fragment]:
+    """The events as stored, as JSON to answer with: a republished id answers with the event
+    stored first, unchanged."""
+    stored = {orjson.loads(body)["eventId"]: body for body in batch.existing}
+    return [
+        orjson.Fragment(stored.get(event.id, body))
+        for event, body in zip(events, event_bodies, strict=True)
+    ]
