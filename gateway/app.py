@@ -86,7 +86,7 @@ def create_app(
     app[CLOCK] = clock
     app[METRICS] = metrics or Metrics()
     app[AUTH_FAILURES] = FailureLimiter(settings.auth_failure_limit)
-    app[INGEST_GATE] = IngestGate(settings.ingest_concurrency)
+    app[INGEST_GATE] = IngestGate(settings.ingest_concurrency, settings.ingest_queue)
     for module in (
         dataconnectors, deliveries, devices, events, oauth, health, openapi, signing_keys
     ):

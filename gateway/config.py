@@ -46,6 +46,13 @@ def _positive(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return parse_positive
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"must be 0 or more, got {text!r}")
+    return value
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -170,7 +177,10 @@ class Settings:
         10, _positive(int), "failed sign-ins per service-account key per minute before a 429"
     )
     ingest_concurrency: int = _setting(
-        4, _positive(int), "publishes handled at once per process; more are answered 503"
+        4, _positive(int), "publishes handled at once per process; more wait in a queue"
+    )
+    ingest_queue: int = _setting(
+        16, _count, "publishes that may wait up to 1 s for a place; more are 503"
     )
     client_timeout: float = _setting(
         15.0,

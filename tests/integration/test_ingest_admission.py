@@ -1,5 +1,6 @@
-"""Publish work in progress is bounded: one publish more is a 503 with Retry-After at once, while
-health checks and other routes keep answering; the publishes admitted complete."""
+"""Publish work in progress is bounded: past the bound and its queue, a publish is a 503 with
+Retry-After at once, while health checks and other routes keep answering; the publishes
+admitted complete. Within the queue, a publish waits for a place and completes."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ LIMIT = 3
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return configured(settings, ingest_concurrency=LIMIT)
+    return configured(settings, ingest_concurrency=LIMIT, ingest_queue=0)
 
 
 async def half_sent_publish(
@@ -51,6 +52,7 @@ async def test_a_publish_over_the_bound_is_503_and_health_answers(gateway: Gatew
     device = await gateway.device(account)
     body = orjson.dumps({"temperature": {"value": 21.5}})
     gate = gateway.client.app[INGEST_GATE]
+    assert gate.queue == 0  # as configured: no publish waits
     held = [await half_sent_publish(gateway, account, device, body) for _ in range(LIMIT)]
     await until(lambda: gate.active == LIMIT)
 
@@ -77,3 +79,36 @@ async def test_a_publish_over_the_bound_is_503_and_health_answers(gateway: Gatew
         "GET", f"/v2/projects/{account.project_id}/devices/{device}/events", account, params=span
     )
     assert len(history["events"]) == LIMIT + 1
+
+
+async def test_a_publish_past_the_bound_waits_for_a_place_and_one_past_the_queue_is_503(
+    gateway: Gateway,
+) -> None:
+    account = await gateway.project()
+    device = await gateway.device(account)
+    body = orjson.dumps({"temperature": {"value": 21.5}})
+    gate = gateway.client.app[INGEST_GATE]
+    gate.queue = 1
+    held = [await half_sent_publish(gateway, account, device, body) for _ in range(LIMIT)]
+    await until(lambda: gate.active == LIMIT)
+
+    path = f"/v2/projects/{account.project_id}/devices/{device}:publish"
+    queued = asyncio.create_task(gateway.publish(account, device, {"temperature": {"value": 23.0}}))
+    await until(lambda: gate.waiting == 1)
+    async with gateway.client.post(path, headers=account.headers, data=body) as refused:
+        assert refused.status == 503  # the queue is full: at once, not after a wait
+        assert refused.headers["Retry-After"] == "1"
+
+    reader, writer = held[0]
+    writer.write(body[len(body) // 2 :])
+    await writer.drain()
+    assert (await reader.read()).startswith(b"HTTP/1.1 200")
+    writer.close()
+    await asyncio.wait_for(queued, 5)  # took the place the first one left
+    assert gate.waiting == 0
+    for reader, writer in held[1:]:
+        writer.write(body[len(body) // 2 :])
+        await writer.drain()
+        assert (await reader.read()).startswith(b"HTTP/1.1 200")
+        writer.close()
+    await until(lambda: gate.active == 0)
