@@ -128,6 +128,14 @@ class AsymmetricSigner:
 
     def _sign_asked(self) -> None:
         asked, self._asked = self._asked, []
+        try:
+            self._sign_all(asked)
+        except Exception as error:  # fails these pushes, never leaves them waiting
+            for *_, token in asked:
+                if not token.done():
+                    token.set_exception(error)
+
+    def _sign_all(self, asked: list[tuple[bytes, str, float, asyncio.Future[str]]]) -> None:
         key = self.key
         # In three passes, so that the ECDSA signatures follow each other with their tables
         # in the cache (a sixth less per token than signing each in turn, docs/benchmarks.md).

@@ -120,3 +120,12 @@ async def test_a_cancelled_or_failed_token_leaves_the_others_signed() -> None:
     with pytest.raises(ValueError, match="no key"):
         await failed
     assert _checksum(await signed) == hashlib.sha256(b"c").hexdigest()
+
+
+async def test_a_failure_outside_the_signatures_fails_the_tokens_instead_of_leaving_them() -> None:
+    broken = SigningKey(KEY.kid, KEY.private_key, None)  # type: ignore[arg-type]
+    signer = AsymmetricSigner(broken, ISSUER)
+    tokens = [signer.sign_batched(body, "p", 0) for body in (b"a", b"b")]
+    for token in tokens:
+        with pytest.raises(TypeError):
+            await asyncio.wait_for(token, 5)
