@@ -8,9 +8,7 @@ checks and for the publishes admitted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,64 +19,38 @@ from gateway.errors import Overloaded
 
 
 class IngestGate:
-    """Admits at most `limit` publishes at once; up to `queue` more wait, each at most
-    `Overloaded.retry_after` seconds, for a place."""
+    """Admits at most `limit` publishes at once; up to `queue` more wait, first come first
+    served and each at most `Overloaded.retry_after` seconds, for a place."""
 
     def __init__(self, limit: int, queue: int = 0) -> None:
         self.limit = limit
         self.queue = queue
         self.active = 0
-        self._waiting: deque[asyncio.Future[None]] = deque()
-
-    @property
-    def waiting(self) -> int:
-        return len(self._waiting)
+        self.waiting = 0
+        self._places = asyncio.Semaphore(limit)
 
     @asynccontextmanager
     async def admit(self) -> AsyncIterator[None]:
         """Hold one place for the block, or raise Overloaded when none comes free in time."""
         await self._take_place()
+        self.active += 1
         try:
             yield
         finally:
-            self._release()
+            self.active -= 1
+            self._places.release()
 
     async def _take_place(self) -> None:
-        if self.active < self.limit and not self._waiting:
-            self.active += 1
-            return
-        if len(self._waiting) >= self.queue:
+        if self._places.locked() and self.waiting >= self.queue:
             raise Overloaded("too many publishes in progress, retry shortly")
-        place = asyncio.get_running_loop().create_future()
-        self._waiting.append(place)
+        self.waiting += 1
         try:
             async with asyncio.timeout(Overloaded.retry_after):
-                await place
+                await self._places.acquire()
         except TimeoutError:
-            if not _handed_over(place):
-                raise Overloaded("too many publishes in progress, retry shortly") from None
-        except BaseException:
-            if _handed_over(place):  # cancelled as its place came: pass the place on
-                self._release()
-            raise
+            raise Overloaded("too many publishes in progress, retry shortly") from None
         finally:
-            if not _handed_over(place):  # timed out or cancelled: out of the queue
-                place.cancel()
-                with contextlib.suppress(ValueError):  # a release passed it over meanwhile
-                    self._waiting.remove(place)
-
-    def _release(self) -> None:
-        """A place comes free: the first publish still waiting takes it over."""
-        while self._waiting:
-            place = self._waiting.popleft()
-            if not place.done():
-                place.set_result(None)
-                return
-        self.active -= 1
-
-
-def _handed_over(place: asyncio.Future[None]) -> bool:
-    return place.done() and not place.cancelled()
+            self.waiting -= 1
 
 
 INGEST_GATE = web.AppKey("ingest_gate", IngestGate)

@@ -8,7 +8,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.api.common import json_response, services
-from gateway.api.readiness import DATABASE_CHECK
+from gateway.api.readiness import DATABASE_CHECK, readiness_answer
 
 routes = web.RouteTableDef()
 READINESS: web.AppKey[Callable[[], dict[str, bool]]] = web.AppKey("readiness")
@@ -33,8 +33,7 @@ def readiness_checks(app: web.Application) -> dict[str, bool]:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    checks = readiness_checks(request.app)
-    ready = all(checks.values())
-    response = json_response({"status": "ready" if ready else "not ready", "checks": checks})
-    response.set_status(200 if ready else 503)
+    status, body = readiness_answer(readiness_checks(request.app))
+    response = json_response(body)
+    response.set_status(status)
     return response

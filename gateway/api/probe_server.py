@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from gateway.api.errors import error_body
+from gateway.api.readiness import readiness_answer
 
 HEARTBEAT = 0.25  # seconds between two refreshes of the snapshot by the event loop
 STALLED_AFTER = 10.0  # seconds without a refresh after which the loop counts as stuck
@@ -80,7 +81,7 @@ class ProbeServer:
     def refresh(self) -> None:
         self._snapshot = Snapshot(time.monotonic(), self._readiness())
 
-    def answer(self, path: str) -> tuple[int, dict[str, Any]]:
+    def answer(self, path: str) -> tuple[int, dict[str, object]]:
         """The status and JSON body for a GET of `path` (called from the server's threads)."""
         snapshot = self._snapshot  # one read: the loop replaces it whole
         stalled = time.monotonic() - snapshot.beat
@@ -91,14 +92,14 @@ class ProbeServer:
             return 503, {"status": "stalled", "stalledSeconds": round(stalled, 1)}
         if path == "/readyz":
             checks = {**snapshot.checks, "eventLoop": turning, "accepting": not self.draining}
-            ready = all(checks.values())
-            return (200 if ready else 503), {
-                "status": "ready" if ready else "not ready", "checks": checks,
-            }  # fmt: skip
+            return readiness_answer(checks)
         return 404, error_body(404, "only /healthz and /readyz are served here")
 
 
-def _handler(answer: Callable[[str], tuple[int, dict[str, Any]]]) -> type[BaseHTTPRequestHandler]:
+Answer = Callable[[str], tuple[int, dict[str, object]]]  # path -> status, JSON body
+
+
+def _handler(answer: Answer) -> type[BaseHTTPRequestHandler]:
     class ProbeHandler(BaseHTTPRequestHandler):
         timeout = READ_TIMEOUT
 

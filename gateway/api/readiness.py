@@ -17,6 +17,12 @@ INTERVAL = 1.0  # seconds between two checks: how stale /readyz may be
 TIMEOUT = 2.0  # a check that takes longer counts as a failure
 
 
+
+def readiness_answer(checks: dict[str, bool]) -> tuple[int, dict[str, object]]:
+    """The status and body of /readyz for `checks`: 200 when every one passes, else 503."""
+    ready = all(checks.values())
+    return (200 if ready else 503), {"status": "ready" if ready else "not ready", "checks": checks}
+
 class DatabaseCheck:
     """Whether the database answers and its migrations are the latest, as last checked."""
 

@@ -122,9 +122,11 @@ class HttpClient:
         """Close what has idled too long or died, so idle hosts do not hold sockets."""
         self._swept_at = now
         for key, connections in list(self._idle.items()):
-            kept = [c for c in connections if self._usable(c, now)]
+            kept = []
             for connection in connections:
-                if connection not in kept:
+                if self._usable(connection, now):
+                    kept.append(connection)
+                else:
                     connection.close()
             self._idle_count -= len(connections) - len(kept)
             if kept:

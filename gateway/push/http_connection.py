@@ -9,6 +9,7 @@ cut off, with the connection.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -153,15 +154,21 @@ class Connection(asyncio.Protocol):
             self._answer()
 
 
+@functools.lru_cache(maxsize=1024)  # the few names pushes carry, checked once each
+def _is_token(name: str) -> bool:
+    return HEADER_NAME.match(name) is not None
+
+
 def encode_request(url: yarl.URL, headers: Mapping[str, str], body: bytes) -> bytes:
     """The request head and body as one buffer; refuses header text that would split it."""
+    if HEADER_VALUE_FORBIDDEN.search("".join(headers.values())):  # one scan for all values
+        name = next(n for n, value in headers.items() if HEADER_VALUE_FORBIDDEN.search(value))
+        raise ValueError(f"invalid value for header {name!r}")
     lines = [f"POST {url.raw_path_qs} HTTP/1.1\r\nHost: {url.host_port_subcomponent}\r\n"]
     agent = True
     for name, value in headers.items():
-        if not HEADER_NAME.match(name):
+        if not _is_token(name):
             raise ValueError(f"invalid header name {name!r}")
-        if HEADER_VALUE_FORBIDDEN.search(value):
-            raise ValueError(f"invalid value for header {name!r}")
         lines.append(f"{name}: {value}\r\n")
         agent = agent and name.lower() != "user-agent"
     if agent:
