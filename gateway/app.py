@@ -37,7 +37,7 @@ from gateway.api import (
     stream,
 )
 from gateway.api.admission import INGEST_GATE, IngestGate
-from gateway.api.common import SERVICES, Services
+from gateway.api.common import DISPATCH, SERVICES, Services
 from gateway.api.errors import error_middleware
 from gateway.api.probe_server import ProbeServer
 from gateway.api.ratelimit import AUTH_FAILURES, FailureLimiter
@@ -209,6 +209,7 @@ async def _delivery(app: web.Application) -> AsyncIterator[None]:
     tasks = app[TASKS]
     _start(tasks, "listener", listener.run)
     if settings.dispatcher:
+        app[DISPATCH] = dispatcher
         _start(tasks, "dispatcher", dispatcher.run)
         _start(tasks, "maintenance", lambda: maintenance.run(
             services.db, settings, services.metrics, services.clock

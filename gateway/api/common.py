@@ -20,6 +20,7 @@ from gateway.api.ratelimit import AUTH_FAILURES, basic_key
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.errors import BadRequest, PayloadTooLarge, RequestTimeout
+from gateway.ingest.hand_off import Dispatch
 from gateway.metrics import Metrics
 from gateway.store.crypto import SecretBox
 
@@ -45,6 +46,8 @@ class Services:
 
 
 SERVICES = web.AppKey("services", Services)
+# This process's dispatcher, which publishes hand fresh deliveries to (when it runs here).
+DISPATCH = web.AppKey("dispatch", Dispatch)
 PRINCIPAL = web.RequestKey("principal", auth.Principal)
 
 

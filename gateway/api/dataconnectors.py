@@ -23,7 +23,7 @@ from gateway.api.connector_form import apply_changes, connector_json, new_connec
 from gateway.errors import BadRequest, NotFound
 from gateway.ids import new_id
 from gateway.model import ACTIVE, Connector
-from gateway.store import connectors, deliveries, stats
+from gateway.store import connectors, enqueue, stats
 
 METRICS_WINDOW = timedelta(hours=3)
 
@@ -128,7 +128,7 @@ async def sync_connector(request: web.Request) -> web.Response:
         raise BadRequest("only an ACTIVE data connector can be synced")
     svc = services(request)
     now = svc.now()
-    queued = await deliveries.enqueue_sync(
+    queued = await enqueue.enqueue_sync(
         svc.db,
         project_id,
         connector.id,

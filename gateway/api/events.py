@@ -17,6 +17,7 @@ from aiohttp import web
 from gateway.api import auth
 from gateway.api.admission import admitted
 from gateway.api.common import (
+    DISPATCH,
     RESOURCE_ID,
     authorize,
     decode_page_token,
@@ -48,7 +49,9 @@ async def _store(
     max_age = timedelta(seconds=svc.settings.delivery_max_age)
     bodies = ingest.bodies(project_id, events)
     now = svc.now()
-    batch = await ingest.store(svc.db, project_id, events, bodies, now, max_age, svc.metrics)
+    batch = await ingest.store(
+        svc.db, project_id, events, bodies, now, max_age, svc.metrics, request.app.get(DISPATCH)
+    )
     return ingest.answers(events, bodies, batch)
 
 

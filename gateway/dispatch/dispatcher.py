@@ -1,7 +1,9 @@
 """The dispatcher: claims due deliveries and hands them to a fixed set of pushers.
 
 - Claims are batched (`FOR UPDATE SKIP LOCKED`, with a lease), so any number of replicas share
-  the queue; a claim wakes on NOTIFY and otherwise polls for due retries.
+  the queue; a claim wakes on NOTIFY and otherwise polls for due retries. A publish in this
+  process leases what the dispatcher can take at once in its own statement and hands it over
+  (gateway/ingest/hand_off.py): no claim for a queue that keeps up.
 - Each connector has a lane (gateway/dispatch/lanes.py) whose window admits its deliveries to
   the pushers' queue, so an endpoint that hangs or fails holds one pusher.
 - `push_concurrency` long-lived pushers take admitted deliveries and push them
@@ -23,6 +25,7 @@ import structlog
 
 from gateway.clock import Clock
 from gateway.config import Settings
+from gateway.dispatch.claim_walk import ClaimWalk
 from gateway.dispatch.lanes import Lane, Lanes
 from gateway.dispatch.pusher import Pusher
 from gateway.dispatch.recorder import Recorder, database_writer
@@ -33,11 +36,10 @@ from gateway.metrics import Metrics
 from gateway.push.asymmetric import AsymmetricSigner
 from gateway.push.senders import Senders
 from gateway.store import deliveries
-from gateway.store.deliveries import BatchSink, ConnectorKey, OutcomeBatch
+from gateway.store.deliveries import BatchSink, ConnectorKey, DeliveryRow, OutcomeBatch
+from gateway.store.enqueue import HandOffRoom
 
 log = structlog.get_logger(__name__)
-
-START = ("", "")  # the claim cursor before the first connector
 
 
 class Dispatcher:
@@ -65,10 +67,7 @@ class Dispatcher:
         )
         self._recorder = Recorder(write, self._written)
         self._lanes = Lanes(settings.connector_concurrency)
-        self._claim_after: ConnectorKey = START  # the connector the last claim ended at
-        # The last claim visited every connector and took less than it could: nothing more is
-        # due until a NOTIFY, a retry time, or room in a lane.
-        self._walked_all = False
+        self._walk = ClaimWalk(db)
         self._pushers: list[asyncio.Task[None]] = []
         self._unrecorded: set[int] = set()  # claimed, outcome not yet written
         self._unfinished = 0  # claimed, not yet pushed or given up
@@ -105,7 +104,7 @@ class Dispatcher:
             while not self._stopping:
                 claimed = await self._claim_logged()
                 claimed_total += claimed
-                if claimed and not self._walked_all:
+                if claimed and not self._walk.walked_all:
                     continue  # more may be due: claim again at once
                 if drain:
                     claimed = await self._settle()
@@ -188,7 +187,16 @@ class Dispatcher:
             return 0
         self._work.clear()
         now = self._clock()
-        rows = await self._claim_rows(now, limit)
+        lease_until = now + timedelta(seconds=self._settings.lease)
+        rows = await self._walk.claim(
+            now, limit, lease_until, self._lanes.closed_to_claims(),
+            self._lanes.connector_claim_limit,
+        )  # fmt: skip
+        self._take(rows, now)
+        return len(rows)
+
+    def _take(self, rows: Sequence[DeliveryRow], now: datetime) -> None:
+        """Claimed or handed-off deliveries join their lanes (expired ones are settled)."""
         for row in rows:
             self._unrecorded.add(row["id"])
             if row["expires_at"] <= now:
@@ -199,30 +207,29 @@ class Dispatcher:
             self._lanes.add(row)
         if self._unfinished:
             self._all_finished.clear()
-        return len(rows)
 
-    async def _claim_rows(self, now: datetime, limit: int) -> list[asyncpg.Record]:
+    # -- hand-off (gateway/ingest/hand_off.py) ---------------------------------------------
+
+    def hand_off_room(self, now: datetime) -> HandOffRoom | None:
+        """What a publish may lease to this process as it queues it: what a claim would take
+        now, or None while no claim loop runs (draining, stopping, or no dispatcher here)."""
+        limit = self._claim_room()
+        if not self.running or self._stopping or limit <= 0:
+            return None
         lease_until = now + timedelta(seconds=self._settings.lease)
-        closed = self._lanes.closed_to_claims()
         per_connector = self._lanes.connector_claim_limit
-        walk_from = self._claim_after
-        rows = await deliveries.claim(
-            self._db, now, limit, lease_until, closed, per_connector, walk_from
-        )
-        if not rows and walk_from != START:
-            # The walk reached the end: the beginning may have due work.
-            walk_from = START
-            rows = await deliveries.claim(
-                self._db, now, limit, lease_until, closed, per_connector, START
-            )
-        self._walked_all = walk_from == START and len(rows) < limit
-        # The next claim goes on after the last connector served; a short claim means the walk
-        # reached the end, so the next one starts from the beginning again.
-        if len(rows) < limit:
-            self._claim_after = START
-        else:
-            self._claim_after = max((row["project_id"], row["connector_id"]) for row in rows)
-        return rows
+        return HandOffRoom(lease_until, limit, per_connector, self._lanes.closed_to_claims())
+
+    async def take_over(self, rows: Sequence[DeliveryRow]) -> None:
+        """Deliveries a publish leased to this process: pushed as if claimed, or handed back
+        at once if it began to stop meanwhile."""
+        if not self._stopping:
+            self._take(rows, self._clock())
+            return
+        try:
+            await deliveries.release(self._db, [row["id"] for row in rows], self._clock())
+        except DATABASE_UNAVAILABLE as error:  # the publish stands: they wait for their lease
+            log.warning("hand_back_failed", count=len(rows), error=type(error).__name__)
 
     async def _wait_for_work(self) -> None:
         waiters = [
@@ -251,7 +258,7 @@ class Dispatcher:
             finally:
                 self._finished(row, lane, ok)
 
-    async def _deliver(self, row: asyncpg.Record) -> bool | None:
+    async def _deliver(self, row: DeliveryRow) -> bool | None:
         """Push one delivery; True or False as it went, None when it was not pushed."""
         if self._stopping:
             return None  # handed back by stop()
@@ -266,7 +273,7 @@ class Dispatcher:
         self._recorder.add_attempt(attempt)
         return attempt.ok
 
-    def _finished(self, row: asyncpg.Record, lane: Lane, ok: bool | None) -> None:
+    def _finished(self, row: DeliveryRow, lane: Lane, ok: bool | None) -> None:
         was_full = lane.full
         given_up = self._lanes.finish(row, lane, ok)
         key = (row["project_id"], row["connector_id"])

@@ -17,10 +17,9 @@ import asyncio
 from collections import deque
 from dataclasses import dataclass, field
 
-import asyncpg
-
 from gateway.dispatch.retry import PROBE_AFTER
 from gateway.dispatch.window import Window
+from gateway.store.deliveries import DeliveryRow
 
 ROUNDS_CLAIMED = 4  # a lane holds this many windows' worth of deliveries
 
@@ -30,7 +29,7 @@ class Lane:
     """A connector's claimed deliveries in this process."""
 
     window: Window
-    waiting: deque[asyncpg.Record] = field(default_factory=deque)  # not yet admitted
+    waiting: deque[DeliveryRow] = field(default_factory=deque)  # not yet admitted
     claimed: int = 0  # in the lane: waiting, admitted, or being pushed
     probing: bool = False  # the connector is in probing: one push, then halt or go on
     failures_in_a_row: int = 0
@@ -68,14 +67,14 @@ class Lanes:
         # Each connector's window, kept while the process lives: a connector that answers well
         # is not made to grow it again every time its queue runs empty.
         self._windows: dict[str, Window] = {}
-        self._ready: asyncio.Queue[tuple[asyncpg.Record, Lane]] = asyncio.Queue()
+        self._ready: asyncio.Queue[tuple[DeliveryRow, Lane]] = asyncio.Queue()
 
     @property
     def connector_claim_limit(self) -> int:
         """The most deliveries one claim takes of one connector: a lane with a full window."""
         return ROUNDS_CLAIMED * self.window_max_size
 
-    def add(self, row: asyncpg.Record) -> None:
+    def add(self, row: DeliveryRow) -> None:
         """A claimed delivery joins its connector's lane (as a probe when `row["probing"]`)."""
         connector_id = row["connector_id"]
         lane = self._lanes.get(connector_id)
@@ -89,11 +88,11 @@ class Lanes:
         lane.waiting.append(row)
         self._admit(lane)
 
-    async def take(self) -> tuple[asyncpg.Record, Lane]:
+    async def take(self) -> tuple[DeliveryRow, Lane]:
         """The next admitted delivery, for a pusher."""
         return await self._ready.get()
 
-    def finish(self, row: asyncpg.Record, lane: Lane, ok: bool | None) -> list[asyncpg.Record]:
+    def finish(self, row: DeliveryRow, lane: Lane, ok: bool | None) -> list[DeliveryRow]:
         """An admitted delivery is done: pushed (`ok`) or not (None). Returns the deliveries
         the lane gives up because it halted; more are admitted otherwise."""
         lane.window.in_flight -= 1
@@ -101,7 +100,7 @@ class Lanes:
         self.admitted -= 1
         if ok is not None:
             lane.record(ok)
-        given_up: list[asyncpg.Record] = []
+        given_up: list[DeliveryRow] = []
         if lane.halted:
             given_up = list(lane.waiting)
             lane.waiting.clear()

@@ -3,7 +3,6 @@ attempt it makes."""
 
 from __future__ import annotations
 
-import asyncpg
 import structlog
 
 from gateway.clock import Clock
@@ -13,7 +12,7 @@ from gateway.push import body as push_body
 from gateway.push.asymmetric import AsymmetricSigner
 from gateway.push.post import PushResult
 from gateway.push.senders import Message, Senders
-from gateway.store.deliveries import Attempt
+from gateway.store.deliveries import Attempt, DeliveryRow
 
 log = structlog.get_logger(__name__)
 
@@ -37,7 +36,7 @@ class Pusher:
         # Read when scraped: no gauge update (and its lock) twice per push.
         metrics.pushes_in_flight.set_function(lambda: self.in_flight)
 
-    async def push(self, row: asyncpg.Record, connector: Connector) -> Attempt:
+    async def push(self, row: DeliveryRow, connector: Connector) -> Attempt:
         """Send the delivery to its connector once (any type)."""
         metadata = {
             "deviceId": row["device_id"],
@@ -61,7 +60,7 @@ class Pusher:
             self.in_flight -= 1
         return self._attempt(row, result)
 
-    def _attempt(self, row: asyncpg.Record, result: PushResult) -> Attempt:
+    def _attempt(self, row: DeliveryRow, result: PushResult) -> Attempt:
         now = self._clock()
         ok = result.ok  # a broker's acknowledgement has no HTTP status
         outcome = "success" if ok else push_outcome(result.status, result.timed_out, result.error)

@@ -17,9 +17,10 @@ import orjson
 from gateway.errors import BadRequest, NotFound
 from gateway.ids import new_id
 from gateway.ingest.eventdata import format_timestamp
+from gateway.ingest.hand_off import Dispatch, taken_rows
 from gateway.metrics import Metrics
-from gateway.store import Executor, deliveries
-from gateway.store.deliveries import StoredBatch
+from gateway.store import Executor, enqueue
+from gateway.store.enqueue import StoredBatch
 
 EVENT_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
@@ -71,12 +72,14 @@ async def store(
     now: datetime,
     max_age: timedelta,
     metrics: Metrics,
+    dispatch: Dispatch | None = None,
 ) -> StoredBatch:
     """Store events whose devices exist, with one delivery per matching ACTIVE connector.
 
     An event id already stored in the project is skipped, so publishing is idempotent. When one
     event names an unknown device, nothing is stored. `event_bodies` are `bodies(project_id,
-    events)`, made once for the store and the answer.
+    events)`, made once for the store and the answer. With `dispatch` (only where the statement
+    commits by itself), the deliveries it can take now are handed to it.
     """
     columns = (
         [event.id for event in events],
@@ -85,9 +88,14 @@ async def store(
         [event.timestamp for event in events],
         event_bodies,
     )
-    batch = await deliveries.store_events(db, project_id, now, now + max_age, columns)
+    expires_at = now + max_age
+    room = None if dispatch is None else dispatch.hand_off_room(now)
+    batch = await enqueue.store_events(db, project_id, now, expires_at, columns, room)
     if batch.known < len(events):
         raise NotFound("device not found")
+    if batch.taken and dispatch is not None:
+        stored = zip(columns[0], columns[1], columns[2], event_bodies, strict=True)
+        await dispatch.take_over(taken_rows(project_id, list(stored), batch, now, expires_at))
     for event_type, count in Counter(batch.stored_types).items():
         metrics.events_published.labels(event_type).inc(count)
     metrics.deliveries_enqueued.labels("publish").inc(batch.queued)

@@ -1,64 +1,25 @@
-"""The delivery queue: publishing into it, claiming from it, and recording outcomes."""
+"""The delivery queue: claiming from it and recording outcomes (gateway/store/enqueue.py fills
+it)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 
 from gateway import latency
 from gateway.model import CONNECTOR_DISABLED
-from gateway.store import Connection, Executor, delivery_log, fetch_one, sql
+from gateway.store import Connection, delivery_log, fetch_one, sql
 
 
-@dataclass(frozen=True)
-class StoredBatch:
-    """What one publish stored: devices found, types of events new to the store, deliveries,
-    and the stored bodies of events whose ids were stored before."""
+class DeliveryRow(Protocol):
+    """A delivery to push, with its event: a row a claim returned, or one a publish leased to
+    this process as it queued it (gateway/ingest/hand_off.py), read by column name."""
 
-    known: int
-    stored_types: list[str]
-    queued: int
-    existing: list[bytes] = field(default_factory=list)
-
-
-async def store_events(
-    db: Executor,
-    project_id: str,
-    now: datetime,
-    expires_at: datetime,
-    columns: tuple[list[str], list[str], list[str], list[datetime], list[bytes]],
-) -> StoredBatch:
-    """Store events (ids, device ids, types, timestamps, bodies) and queue their deliveries.
-
-    One statement: it commits as a whole or not at all, and wakes the dispatchers when it
-    commits if it queued work.
-    """
-    row = await fetch_one(db, sql("store_events"), project_id, now, expires_at, *columns)
-    return StoredBatch(
-        row["known"], row["stored_types"] or [], row["queued"], row["existing"] or []
-    )
-
-
-async def enqueue_sync(
-    db: asyncpg.Pool,
-    project_id: str,
-    connector_id: str,
-    events: Sequence[str],
-    now: datetime,
-    expires_at: datetime,
-) -> int:
-    async with db.acquire() as connection:
-        status = await connection.execute(
-            sql("enqueue_sync"), project_id, connector_id, now, expires_at, list(events)
-        )
-        queued = int(status.split()[-1])
-        if queued:
-            await connection.execute(sql("notify_deliveries"))
-    return queued
+    def __getitem__(self, column: str, /) -> Any: ...
 
 
 async def claim(

@@ -104,7 +104,9 @@ WHERE r.project_id = $1 AND r.device_id = ANY ($2::text[]);
 -- is idempotent), moves each
 -- device's latest event per type forward, and queues one delivery per matching ACTIVE connector,
 -- all in one statement, or nothing when an event names an unknown device.
--- Parameters: project, now, expires_at, then one array per column.
+-- Parameters: project, now, expires_at, one array per column ($4-$8), then what this process's
+-- dispatcher takes at once ($9-$12, gateway/ingest/hand_off.py): those deliveries are leased
+-- to it by this statement and returned (taken, taken_devices) instead of being claimed.
 WITH input AS (
     SELECT e.id, e.device_id, e.event_type, e.timestamp, e.body,
            d.labels, d.type AS device_type, d.product_number
@@ -129,16 +131,35 @@ WITH input AS (
     ON CONFLICT (project_id, device_id, event_type) DO UPDATE
     SET event_id = excluded.event_id, timestamp = excluded.timestamp
     WHERE reported.timestamp <= excluded.timestamp
-), queued AS (
-    -- A connector in probing holds its queue at claim time (connectors.retry_at): new events
-    -- join it as due now.
-    INSERT INTO deliveries (project_id, connector_id, event_id, due_at, expires_at, created_at)
-    SELECT $1, c.id, s.id, $2, $3, $2
+), takers AS (
+    -- Connectors whose new deliveries this process takes at once, leased until $9 (NULL: none):
+    -- not in probing, not closed in this process ($12), and with nothing older due: a backlog
+    -- is left to the claim, oldest first, and new events do not overtake it.
+    SELECT c.id FROM connectors c
+    WHERE $9::timestamptz IS NOT NULL AND c.project_id = $1 AND c.status = 'ACTIVE'
+      AND c.retry_at IS NULL AND c.id <> ALL ($12::text[])
+      AND NOT EXISTS (SELECT FROM deliveries d
+                      WHERE d.project_id = $1 AND d.connector_id = c.id AND d.due_at <= $2)
+), matched AS (
+    SELECT c.id AS connector_id, s.id AS event_id,
+           t.id IS NOT NULL AND row_number() OVER (PARTITION BY c.id) <= $11 AS open
     FROM stored s
     JOIN connectors c
       ON c.project_id = $1 AND c.status = 'ACTIVE'
      AND (c.events = '{}' OR s.event_type = ANY (c.events))
-    RETURNING connector_id
+    LEFT JOIN takers t ON t.id = c.id
+), chosen AS (
+    -- At most $11 of one connector and $10 in all are taken; the others are due now. A
+    -- connector in probing holds its queue at claim time (connectors.retry_at).
+    SELECT connector_id, event_id,
+           open AND sum(open::int) OVER (ORDER BY connector_id, event_id) <= $10 AS taken
+    FROM matched
+), queued AS (
+    INSERT INTO deliveries
+        (project_id, connector_id, event_id, due_at, expires_at, created_at, attempts)
+    SELECT $1, connector_id, event_id, CASE WHEN taken THEN $9 ELSE $2 END, $3, $2, taken::int
+    FROM chosen
+    RETURNING id, connector_id, event_id, attempts
 ), announced AS (
     -- Event streams in every replica hear of the new events on commit: "<project> <id> ...",
     -- 100 ids per notification, within PostgreSQL's 8000-byte payload limit.
@@ -146,8 +167,8 @@ WITH input AS (
     FROM (SELECT id, (row_number() OVER () - 1) / 100 AS chunk FROM stored) AS numbered
     GROUP BY chunk
 ), woken AS (
-    -- Dispatchers hear of queued deliveries on commit, from this same statement.
-    SELECT pg_notify('gateway_deliveries', '') WHERE EXISTS (SELECT FROM queued)
+    -- Dispatchers hear of deliveries left to the claim on commit, from this same statement.
+    SELECT pg_notify('gateway_deliveries', '') WHERE EXISTS (SELECT FROM queued WHERE attempts = 0)
 )
 -- The statement's snapshot of events holds no row `stored` inserts: these are the ids already
 -- stored before, answered with what is stored rather than with the republished data.
@@ -157,7 +178,12 @@ SELECT (SELECT count(*) FROM input) AS known,
        (SELECT array_agg(body) FROM events
         WHERE project_id = $1 AND id = ANY ($4::text[])) AS existing,
        (SELECT count(*) FROM announced) AS announced,
-       (SELECT count(*) FROM woken) AS woken;
+       (SELECT count(*) FROM woken) AS woken,
+       (SELECT json_agg(json_build_array(id, connector_id, event_id))
+        FROM queued WHERE attempts = 1) AS taken,
+       (SELECT json_agg(json_build_array(device_id, labels, device_type, product_number))
+        FROM (SELECT DISTINCT device_id, labels, device_type, product_number FROM input) AS d
+        WHERE EXISTS (SELECT FROM queued WHERE attempts = 1)) AS taken_devices;
 
 -- name: notify_deliveries
 SELECT pg_notify('gateway_deliveries', '');
