@@ -232,10 +232,12 @@ class Dispatcher:
             log.warning("hand_back_failed", count=len(rows), error=type(error).__name__)
 
     async def _wait_for_work(self) -> None:
-        waiters = [
-            asyncio.ensure_future(self._work.wait()),
-            asyncio.ensure_future(self._capacity.wait()),
-        ]
+        # Without room to claim, work already signalled waits for room (or the poll): waking
+        # on it would only find no room again, at once, for as long as the pushes take.
+        signals = [self._capacity]
+        if self._claim_room() >= self._claim_threshold():
+            signals.append(self._work)
+        waiters = [asyncio.ensure_future(signal.wait()) for signal in signals]
         try:
             await asyncio.wait(
                 waiters, timeout=self._settings.poll_interval, return_when=asyncio.FIRST_COMPLETED

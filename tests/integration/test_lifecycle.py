@@ -168,3 +168,4 @@ async def test_a_backlog_drains_without_waiting_for_a_poll(
 
     # Two notifications, then only finished pushes can move the dispatcher on.
     await eventually(lambda: len(receiver.at("/hook")) == 2000, timeout=30)
+
