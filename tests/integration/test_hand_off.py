@@ -1,6 +1,6 @@
 """Fresh deliveries handed to this process's dispatcher by the publish that queues them: the
-statement's rules (tests against PostgreSQL), and the running dispatcher taking them without a
-claim."""
+running dispatcher takes them without a claim (the statement's rules are in
+test_hand_off_statement.py)."""
 
 from __future__ import annotations
 
