@@ -187,11 +187,8 @@ class Dispatcher:
             return 0
         self._work.clear()
         now = self._clock()
-        lease_until = now + timedelta(seconds=self._settings.lease)
-        rows = await self._walk.claim(
-            now, limit, lease_until, self._lanes.closed_to_claims(),
-            self._lanes.connector_claim_limit,
-        )  # fmt: skip
+        closed, per_connector = self._lanes.closed_to_claims(), self._lanes.connector_claim_limit
+        rows = await self._walk.claim(now, limit, self._lease_until(now), closed, per_connector)
         self._take(rows, now)
         return len(rows)
 
@@ -216,9 +213,12 @@ class Dispatcher:
         limit = self._claim_room()
         if not self.running or self._stopping or limit <= 0:
             return None
-        lease_until = now + timedelta(seconds=self._settings.lease)
-        per_connector = self._lanes.connector_claim_limit
-        return HandOffRoom(lease_until, limit, per_connector, self._lanes.closed_to_claims())
+        closed, per_connector = self._lanes.closed_to_claims(), self._lanes.connector_claim_limit
+        return HandOffRoom(self._lease_until(now), limit, per_connector, closed)
+
+    def _lease_until(self, now: datetime) -> datetime:
+        """How long what this process claims or is handed stays its own."""
+        return now + timedelta(seconds=self._settings.lease)
 
     async def take_over(self, rows: Sequence[DeliveryRow]) -> None:
         """Deliveries a publish leased to this process: pushed as if claimed, or handed back
